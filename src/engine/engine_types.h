@@ -21,6 +21,7 @@
 #define ENG_MAX_CONDITIONS 8
 #define ENG_NAME_MAX 64
 #define ENG_MSG_MAX 256
+#define ENG_LONG_MSG_MAX 512 /* holds an ENG_MSG_MAX text plus context */
 
 /* Go's zero time (0001-01-01) stands for "a time longer ago than any window". */
 #define ENG_TIME_ZERO_AGE_MS ((int64_t)1000000000000000LL)
@@ -280,8 +281,8 @@ struct eng_decision {
 	int32_t stabilized_replicas; /* after stabilization, before rate limits and min/max */
 	enum eng_rule rule;
 	bool error;                  /* some metric failed (HPA's reconcile error) */
-	char error_msg[ENG_MSG_MAX];
-	char reason[ENG_MSG_MAX];    /* the rescale reason, "<metric> above target", ... */
+	char error_msg[ENG_LONG_MSG_MAX];
+	char reason[ENG_LONG_MSG_MAX]; /* the rescale reason, "<metric> above target", ... */
 	size_t n_conditions;
 	struct eng_condition conditions[ENG_MAX_CONDITIONS];
 	size_t n_rows;
