@@ -5,7 +5,7 @@
 #include <string.h>
 
 static atomic_uint_fast64_t alloc_count;
-static atomic_uint_fast64_t fail_at;    /* absolute count that fails; 0 = never */
+static atomic_uint_fast64_t fail_at; /* absolute count that fails; 0 = never */
 static atomic_int injected;
 
 void ps_alloc_fail_at(uint64_t n)

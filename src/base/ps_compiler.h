@@ -13,12 +13,13 @@
 #define PS_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
 /* For programmer errors only (a broken invariant), never for input: input gets an error code. */
-#define PS_ASSERT(cond)                                                                        \
-	do {                                                                                   \
-		if (!(cond)) {                                                                 \
-			fprintf(stderr, "%s:%d: assertion failed: %s\n", __FILE__, __LINE__, #cond); \
-			abort();                                                               \
-		}                                                                              \
+#define PS_ASSERT(cond)                                                                            \
+	do {                                                                                       \
+		if (!(cond)) {                                                                     \
+			fprintf(stderr, "%s:%d: assertion failed: %s\n", __FILE__, __LINE__,       \
+			        #cond);                                                            \
+			abort();                                                                   \
+		}                                                                                  \
 	} while (0)
 
 #endif

@@ -16,8 +16,8 @@
 #define PS_DIAG_MAX 512
 
 struct ps_diag {
-	enum ps_err err;        /* the code of the last failure recorded here */
-	char msg[PS_DIAG_MAX];  /* NUL-terminated, truncated with "..." when too long */
+	enum ps_err err;       /* the code of the last failure recorded here */
+	char msg[PS_DIAG_MAX]; /* NUL-terminated, truncated with "..." when too long */
 };
 
 /* Clears <d> (NULL allowed). */
@@ -26,7 +26,7 @@ void ps_diag_clear(struct ps_diag *d);
  * so a failure path reads `return ps_diag_set(d, PS_EPARSE, "...", ...);`. */
 enum ps_err ps_diag_set(struct ps_diag *d, enum ps_err err, const char *fmt, ...) PS_PRINTF(3, 4);
 enum ps_err ps_diag_vset(struct ps_diag *d, enum ps_err err, const char *fmt, va_list ap)
-	PS_PRINTF(3, 0);
+    PS_PRINTF(3, 0);
 /* Puts "<prefix>: " in front of the message already in <d> (context added on the way up).
  * Returns d->err, or PS_OK when <d> is NULL. */
 enum ps_err ps_diag_prefix(struct ps_diag *d, const char *fmt, ...) PS_PRINTF(2, 3);

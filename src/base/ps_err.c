@@ -5,8 +5,8 @@
 const char *ps_err_name(enum ps_err e)
 {
 	switch (e) {
-#define PS_ERR_CASE(v, name, msg, retry) \
-	case v:                          \
+#define PS_ERR_CASE(v, name, msg, retry)                                                           \
+	case v:                                                                                    \
 		return name;
 		PS_ERR_TABLE(PS_ERR_CASE)
 #undef PS_ERR_CASE
@@ -17,8 +17,8 @@ const char *ps_err_name(enum ps_err e)
 const char *ps_strerror(enum ps_err e)
 {
 	switch (e) {
-#define PS_ERR_CASE(v, name, msg, retry) \
-	case v:                          \
+#define PS_ERR_CASE(v, name, msg, retry)                                                           \
+	case v:                                                                                    \
 		return msg;
 		PS_ERR_TABLE(PS_ERR_CASE)
 #undef PS_ERR_CASE
@@ -29,8 +29,8 @@ const char *ps_strerror(enum ps_err e)
 bool ps_err_is_retryable(enum ps_err e)
 {
 	switch (e) {
-#define PS_ERR_CASE(v, name, msg, retry) \
-	case v:                          \
+#define PS_ERR_CASE(v, name, msg, retry)                                                           \
+	case v:                                                                                    \
 		return retry;
 		PS_ERR_TABLE(PS_ERR_CASE)
 #undef PS_ERR_CASE

@@ -9,21 +9,21 @@
 #include <stdbool.h>
 
 /* X(enum, name, message, retryable) */
-#define PS_ERR_TABLE(X)                                                                        \
-	X(PS_OK, "OK", "success", false)                                                       \
-	X(PS_ENOMEM, "ENOMEM", "out of memory", false)                                         \
-	X(PS_EINVAL, "EINVAL", "invalid argument", false)                                      \
-	X(PS_EPARSE, "EPARSE", "malformed input", false)                                       \
-	X(PS_ERANGE, "ERANGE", "value out of range", false)                                    \
-	X(PS_ETOOBIG, "ETOOBIG", "size limit exceeded", false)                                 \
-	X(PS_ENOENT, "ENOENT", "not found", false)                                             \
-	X(PS_EIO, "EIO", "input/output error", true)                                           \
-	X(PS_ECONFIG, "ECONFIG", "invalid configuration", false)                               \
-	X(PS_ETIMEDOUT, "ETIMEDOUT", "timed out", true)                                        \
-	X(PS_ECANCELED, "ECANCELED", "canceled", false)                                        \
-	X(PS_EUNAVAIL, "EUNAVAIL", "service unavailable", true)                                \
-	X(PS_ENODATA, "ENODATA", "no data", true)                                              \
-	X(PS_EMETRIC, "EMETRIC", "metric could not be computed", true)                         \
+#define PS_ERR_TABLE(X)                                                                            \
+	X(PS_OK, "OK", "success", false)                                                           \
+	X(PS_ENOMEM, "ENOMEM", "out of memory", false)                                             \
+	X(PS_EINVAL, "EINVAL", "invalid argument", false)                                          \
+	X(PS_EPARSE, "EPARSE", "malformed input", false)                                           \
+	X(PS_ERANGE, "ERANGE", "value out of range", false)                                        \
+	X(PS_ETOOBIG, "ETOOBIG", "size limit exceeded", false)                                     \
+	X(PS_ENOENT, "ENOENT", "not found", false)                                                 \
+	X(PS_EIO, "EIO", "input/output error", true)                                               \
+	X(PS_ECONFIG, "ECONFIG", "invalid configuration", false)                                   \
+	X(PS_ETIMEDOUT, "ETIMEDOUT", "timed out", true)                                            \
+	X(PS_ECANCELED, "ECANCELED", "canceled", false)                                            \
+	X(PS_EUNAVAIL, "EUNAVAIL", "service unavailable", true)                                    \
+	X(PS_ENODATA, "ENODATA", "no data", true)                                                  \
+	X(PS_EMETRIC, "EMETRIC", "metric could not be computed", true)                             \
 	X(PS_ESTATE, "ESTATE", "operation not valid in the current state", false)
 
 enum ps_err {

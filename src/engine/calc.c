@@ -67,8 +67,8 @@ static bool is_cpu(const char *resource)
 }
 
 int32_t eng_group_pods(const struct eng_params *p, const char *resource, int64_t now_ms,
-		       const struct eng_pod *pods, size_t n_pods, const struct eng_sample *samples,
-		       unsigned char *cls)
+                       const struct eng_pod *pods, size_t n_pods, const struct eng_sample *samples,
+                       unsigned char *cls)
 {
 	int32_t ready = 0;
 	for (size_t i = 0; i < n_pods; i++) {
@@ -90,16 +90,16 @@ int32_t eng_group_pods(const struct eng_params *p, const char *resource, int64_t
 			if (!pod->has_ready_condition || !pod->has_start_time) {
 				unready = true;
 			} else if (pod->start_time_ms + p->cpu_init_period_ms > now_ms) {
-				/* Still initializing: a sample taken before one full window since the
-				 * last readiness change does not count. */
+				/* Still initializing: a sample taken before one full window since
+				 * the last readiness change does not count. */
 				unready = !pod->ready ||
-					  samples[i].timestamp_ms <
-						  pod->ready_transition_ms + samples[i].window_ms;
+				          samples[i].timestamp_ms <
+				              pod->ready_transition_ms + samples[i].window_ms;
 			} else {
 				/* Unready and never ready since the initial delay. */
-				unready = !pod->ready &&
-					  pod->start_time_ms + p->readiness_delay_ms >
-						  pod->ready_transition_ms;
+				unready =
+				    !pod->ready && pod->start_time_ms + p->readiness_delay_ms >
+				                       pod->ready_transition_ms;
 			}
 			if (unready) {
 				cls[i] = ENG_POD_UNREADY;
@@ -113,7 +113,7 @@ int32_t eng_group_pods(const struct eng_params *p, const char *resource, int64_t
 }
 
 static const struct eng_request *find_request(const struct eng_request *reqs, size_t n,
-					      const char *resource)
+                                              const char *resource)
 {
 	for (size_t i = 0; i < n; i++)
 		if (reqs[i].resource && strcmp(reqs[i].resource, resource) == 0)
@@ -124,7 +124,7 @@ static const struct eng_request *find_request(const struct eng_request *reqs, si
 /* calculateRequests: per-pod request of <resource>, summed over the containers (or only the
  * named one), or the pod-level request when enabled and set. Runs over every pod. */
 static enum ps_err calc_requests(const struct eng_params *p, const struct eng_pod_metric *m,
-				 struct eng_scratch *s, struct ps_diag *diag)
+                                 struct eng_scratch *s, struct ps_diag *diag)
 {
 	const char *container = (m->container && m->container[0]) ? m->container : NULL;
 	for (size_t i = 0; i < m->n_pods; i++) {
@@ -143,17 +143,19 @@ static enum ps_err calc_requests(const struct eng_params *p, const struct eng_po
 					continue;
 				found = true;
 				const struct eng_request *r =
-					find_request(ct->requests, ct->n_requests, m->resource);
+				    find_request(ct->requests, ct->n_requests, m->resource);
 				if (!r)
-					return ps_diag_set(diag, PS_EMETRIC,
-							   "missing request for %s in container %s of Pod %s",
-							   m->resource, ct->name ? ct->name : "",
-							   pod->name ? pod->name : "");
+					return ps_diag_set(
+					    diag, PS_EMETRIC,
+					    "missing request for %s in container %s of Pod %s",
+					    m->resource, ct->name ? ct->name : "",
+					    pod->name ? pod->name : "");
 				sum = wrap_add(sum, r->milli);
 			}
 			if (container && !found)
-				return ps_diag_set(diag, PS_EMETRIC, "container %s not found in Pod %s",
-						   container, pod->name ? pod->name : "");
+				return ps_diag_set(diag, PS_EMETRIC,
+				                   "container %s not found in Pod %s", container,
+				                   pod->name ? pod->name : "");
 		}
 		s->req[i] = sum;
 		s->has_req[i] = true;
@@ -175,8 +177,8 @@ static size_t metrics_len(const struct eng_pod_metric *m, const struct eng_scrat
  * 128-bit integers so a total beyond int64 does not wrap (the newest upstream falls back to
  * math/big for the same reason). */
 static enum ps_err utilization_ratio(const struct eng_pod_metric *m, const struct eng_scratch *s,
-				     int32_t target, double *ratio, int32_t *util, int64_t *raw,
-				     struct ps_diag *diag)
+                                     int32_t target, double *ratio, int32_t *util, int64_t *raw,
+                                     struct ps_diag *diag)
 {
 	__extension__ __int128 metrics_total = 0, requests_total = 0;
 	int64_t n = 0;
@@ -199,8 +201,8 @@ static enum ps_err utilization_ratio(const struct eng_pod_metric *m, const struc
 }
 
 /* GetMetricUsageRatio: the average of every sample in the map, extras included. */
-static void usage_ratio(const struct eng_pod_metric *m, const struct eng_scratch *s,
-			int64_t target, double *ratio, int64_t *usage)
+static void usage_ratio(const struct eng_pod_metric *m, const struct eng_scratch *s, int64_t target,
+                        double *ratio, int64_t *usage)
 {
 	__extension__ __int128 sum = 0;
 	int64_t n = 0;
@@ -233,8 +235,8 @@ static size_t extra_count(const struct eng_pod_metric *m)
 /* Common front half: fetch check, pod list check, grouping, removal of ignored and unready
  * samples. Fills s->cls, s->vals, s->has_val and the counts in <out>. */
 static enum ps_err prepare(const struct eng_params *p, const struct eng_pod_metric *m,
-			   int64_t now_ms, struct eng_scratch *s, struct eng_calc *out,
-			   const char *no_items_msg, struct ps_diag *diag)
+                           int64_t now_ms, struct eng_scratch *s, struct eng_calc *out,
+                           const char *no_items_msg, struct ps_diag *diag)
 {
 	bool any = extra_count(m) > 0;
 	for (size_t i = 0; i < m->n_pods && !any; i++)
@@ -243,12 +245,12 @@ static enum ps_err prepare(const struct eng_params *p, const struct eng_pod_metr
 		return ps_diag_set(diag, PS_ENODATA, "%s", no_items_msg);
 	if (m->n_pods == 0)
 		return ps_diag_set(diag, PS_EMETRIC,
-				   "no pods returned by selector while calculating replica count");
+		                   "no pods returned by selector while calculating replica count");
 	if (s->cap < m->n_pods)
 		return ps_diag_set(diag, PS_ETOOBIG, "scratch space holds %zu pods, %zu listed",
-				   s->cap, m->n_pods);
-	out->ready_pods = eng_group_pods(p, m->resource, now_ms, m->pods, m->n_pods, m->samples,
-					 s->cls);
+		                   s->cap, m->n_pods);
+	out->ready_pods =
+	    eng_group_pods(p, m->resource, now_ms, m->pods, m->n_pods, m->samples, s->cls);
 	out->unready_pods = out->missing_pods = out->ignored_pods = 0;
 	for (size_t i = 0; i < m->n_pods; i++) {
 		s->has_req[i] = false;
@@ -270,8 +272,9 @@ static enum ps_err prepare(const struct eng_params *p, const struct eng_pod_metr
 		}
 	}
 	if (metrics_len(m, s) == 0)
-		return ps_diag_set(diag, PS_EMETRIC,
-				   "did not receive metrics for targeted pods (pods might be unready)");
+		return ps_diag_set(
+		    diag, PS_EMETRIC,
+		    "did not receive metrics for targeted pods (pods might be unready)");
 	return PS_OK;
 }
 
@@ -281,8 +284,8 @@ static enum ps_err prepare(const struct eng_params *p, const struct eng_pod_metr
 enum calc_kind { CALC_UTILIZATION, CALC_PLAIN };
 
 static enum ps_err finish(enum calc_kind kind, struct eng_tolerances tol, int32_t current,
-			  int64_t target, const struct eng_pod_metric *m, struct eng_scratch *s,
-			  struct eng_calc *out, struct ps_diag *diag)
+                          int64_t target, const struct eng_pod_metric *m, struct eng_scratch *s,
+                          struct eng_calc *out, struct ps_diag *diag)
 {
 	double ratio = out->ratio;
 	bool up_with_unready = out->unready_pods > 0 && ratio > 1.0;
@@ -318,7 +321,8 @@ static enum ps_err finish(enum calc_kind kind, struct eng_tolerances tol, int32_
 	if (kind == CALC_UTILIZATION) {
 		int32_t u2;
 		int64_t r2;
-		enum ps_err e = utilization_ratio(m, s, (int32_t)target, &new_ratio, &u2, &r2, diag);
+		enum ps_err e =
+		    utilization_ratio(m, s, (int32_t)target, &new_ratio, &u2, &r2, diag);
 		if (e)
 			return e;
 	} else {
@@ -340,14 +344,14 @@ static enum ps_err finish(enum calc_kind kind, struct eng_tolerances tol, int32_
 }
 
 enum ps_err eng_calc_resource_utilization(const struct eng_params *p, struct eng_tolerances tol,
-					  int32_t current, int32_t target_utilization,
-					  const struct eng_pod_metric *m, int64_t now_ms,
-					  struct eng_scratch *s, struct eng_calc *out,
-					  struct ps_diag *diag)
+                                          int32_t current, int32_t target_utilization,
+                                          const struct eng_pod_metric *m, int64_t now_ms,
+                                          struct eng_scratch *s, struct eng_calc *out,
+                                          struct ps_diag *diag)
 {
 	memset(out, 0, sizeof(*out));
-	enum ps_err e = prepare(p, m, now_ms, s, out, "no metrics returned from resource metrics API",
-				diag);
+	enum ps_err e =
+	    prepare(p, m, now_ms, s, out, "no metrics returned from resource metrics API", diag);
 	if (e == PS_ENODATA)
 		return ps_diag_prefix(diag, "unable to get metrics for resource %s", m->resource);
 	if (e)
@@ -356,26 +360,26 @@ enum ps_err eng_calc_resource_utilization(const struct eng_params *p, struct eng
 	if (e)
 		return e;
 	e = utilization_ratio(m, s, target_utilization, &out->ratio, &out->utilization,
-			      &out->usage_milli, diag);
+	                      &out->usage_milli, diag);
 	if (e)
 		return e;
 	return finish(CALC_UTILIZATION, tol, current, target_utilization, m, s, out, diag);
 }
 
 enum ps_err eng_calc_plain(const struct eng_params *p, struct eng_tolerances tol, int32_t current,
-			   int64_t target_milli, const struct eng_pod_metric *m, int64_t now_ms,
-			   struct eng_scratch *s, struct eng_calc *out, struct ps_diag *diag)
+                           int64_t target_milli, const struct eng_pod_metric *m, int64_t now_ms,
+                           struct eng_scratch *s, struct eng_calc *out, struct ps_diag *diag)
 {
 	memset(out, 0, sizeof(*out));
 	bool resource = m->resource && m->resource[0];
 	enum ps_err e = prepare(p, m, now_ms, s, out,
-				resource ? "no metrics returned from resource metrics API"
-					 : "no metrics returned from custom metrics API",
-				diag);
+	                        resource ? "no metrics returned from resource metrics API"
+	                                 : "no metrics returned from custom metrics API",
+	                        diag);
 	if (e == PS_ENODATA) {
 		if (resource)
 			return ps_diag_prefix(diag, "unable to get metrics for resource %s",
-					      m->resource);
+			                      m->resource);
 		return ps_diag_prefix(diag, "unable to get metric");
 	}
 	if (e)
@@ -386,12 +390,12 @@ enum ps_err eng_calc_plain(const struct eng_params *p, struct eng_tolerances tol
 
 /* getReadyPodsCount: Running pods whose PodReady is True (deletion is not looked at). */
 static enum ps_err ready_pod_count(const struct eng_pod *pods, size_t n, int64_t *count,
-				   struct ps_diag *diag)
+                                   struct ps_diag *diag)
 {
 	if (n == 0)
 		return ps_diag_set(diag, PS_EMETRIC,
-				   "unable to calculate ready pods: no pods returned by selector "
-				   "while calculating replica count");
+		                   "unable to calculate ready pods: no pods returned by selector "
+		                   "while calculating replica count");
 	int64_t c = 0;
 	for (size_t i = 0; i < n; i++)
 		if (pods[i].phase == ENG_PHASE_RUNNING && pods[i].has_ready_condition &&
@@ -403,8 +407,8 @@ static enum ps_err ready_pod_count(const struct eng_pod *pods, size_t n, int64_t
 
 /* getUsageRatioReplicaCount */
 static enum ps_err usage_ratio_replicas(struct eng_tolerances tol, int32_t current, double ratio,
-					const struct eng_pod *pods, size_t n_pods,
-					struct eng_calc *out, struct ps_diag *diag)
+                                        const struct eng_pod *pods, size_t n_pods,
+                                        struct eng_calc *out, struct ps_diag *diag)
 {
 	if (current != 0) {
 		if (eng_tolerances_within(tol, ratio)) {
@@ -426,8 +430,8 @@ static enum ps_err usage_ratio_replicas(struct eng_tolerances tol, int32_t curre
 }
 
 enum ps_err eng_calc_object(struct eng_tolerances tol, int32_t current, int64_t usage_milli,
-			    int64_t target_milli, const struct eng_pod *pods, size_t n_pods,
-			    struct eng_calc *out, struct ps_diag *diag)
+                            int64_t target_milli, const struct eng_pod *pods, size_t n_pods,
+                            struct eng_calc *out, struct ps_diag *diag)
 {
 	memset(out, 0, sizeof(*out));
 	out->usage_milli = usage_milli;
@@ -436,8 +440,8 @@ enum ps_err eng_calc_object(struct eng_tolerances tol, int32_t current, int64_t 
 }
 
 enum ps_err eng_calc_object_per_pod(struct eng_tolerances tol, int32_t status_replicas,
-				    int64_t usage_milli, int64_t target_avg_milli,
-				    struct eng_calc *out, struct ps_diag *diag)
+                                    int64_t usage_milli, int64_t target_avg_milli,
+                                    struct eng_calc *out, struct ps_diag *diag)
 {
 	(void)diag;
 	memset(out, 0, sizeof(*out));
@@ -463,27 +467,27 @@ static int64_t external_sum(const int64_t *values, size_t n)
 }
 
 enum ps_err eng_calc_external(struct eng_tolerances tol, int32_t current, const int64_t *values,
-			      size_t n_values, int64_t target_milli, const struct eng_pod *pods,
-			      size_t n_pods, struct eng_calc *out, struct ps_diag *diag)
+                              size_t n_values, int64_t target_milli, const struct eng_pod *pods,
+                              size_t n_pods, struct eng_calc *out, struct ps_diag *diag)
 {
 	memset(out, 0, sizeof(*out));
 	if (n_values == 0)
 		return ps_diag_set(diag, PS_ENODATA,
-				   "no metrics returned from external metrics API");
+		                   "no metrics returned from external metrics API");
 	out->usage_milli = external_sum(values, n_values);
 	out->ratio = (double)out->usage_milli / (double)target_milli;
 	return usage_ratio_replicas(tol, current, out->ratio, pods, n_pods, out, diag);
 }
 
 enum ps_err eng_calc_external_per_pod(struct eng_tolerances tol, int32_t status_replicas,
-				      const int64_t *values, size_t n_values,
-				      int64_t target_avg_milli, struct eng_calc *out,
-				      struct ps_diag *diag)
+                                      const int64_t *values, size_t n_values,
+                                      int64_t target_avg_milli, struct eng_calc *out,
+                                      struct ps_diag *diag)
 {
 	memset(out, 0, sizeof(*out));
 	if (n_values == 0)
 		return ps_diag_set(diag, PS_ENODATA,
-				   "no metrics returned from external metrics API");
+		                   "no metrics returned from external metrics API");
 	/* Here the upstream guard is "the running sum went negative", not the pre-check of the
 	 * Value path. */
 	int64_t usage = 0;

@@ -10,10 +10,10 @@
 /* ---- conditions: updated in place by type, new types appended (setConditionInList) ---- */
 
 static void set_cond(struct eng_decision *d, enum eng_cond_type type, bool status,
-		     const char *reason, const char *fmt, ...) PS_PRINTF(5, 6);
+                     const char *reason, const char *fmt, ...) PS_PRINTF(5, 6);
 
 static void set_cond(struct eng_decision *d, enum eng_cond_type type, bool status,
-		     const char *reason, const char *fmt, ...)
+                     const char *reason, const char *fmt, ...)
 {
 	struct eng_condition *c = NULL;
 	for (size_t i = 0; i < d->n_conditions; i++)
@@ -69,12 +69,18 @@ static int32_t min_replicas(const struct eng_spec *spec)
 static const char *failure_reason(enum eng_source s)
 {
 	switch (s) {
-	case ENG_SRC_RESOURCE: return "FailedGetResourceMetric";
-	case ENG_SRC_CONTAINER_RESOURCE: return "FailedGetContainerResourceMetric";
-	case ENG_SRC_PODS: return "FailedGetPodsMetric";
-	case ENG_SRC_OBJECT: return "FailedGetObjectMetric";
-	case ENG_SRC_EXTERNAL: return "FailedGetExternalMetric";
-	case ENG_SRC_UNKNOWN: return "InvalidMetricSourceType";
+	case ENG_SRC_RESOURCE:
+		return "FailedGetResourceMetric";
+	case ENG_SRC_CONTAINER_RESOURCE:
+		return "FailedGetContainerResourceMetric";
+	case ENG_SRC_PODS:
+		return "FailedGetPodsMetric";
+	case ENG_SRC_OBJECT:
+		return "FailedGetObjectMetric";
+	case ENG_SRC_EXTERNAL:
+		return "FailedGetExternalMetric";
+	case ENG_SRC_UNKNOWN:
+		return "InvalidMetricSourceType";
 	}
 	return "InvalidMetricSourceType";
 }
@@ -88,22 +94,22 @@ static void metric_label(const struct eng_metric_spec *ms, char *buf, size_t siz
 			snprintf(buf, size, "%s resource", ms->resource);
 		else
 			snprintf(buf, size, "%s resource utilization (percentage of request)",
-				 ms->resource);
+			         ms->resource);
 		return;
 	case ENG_SRC_CONTAINER_RESOURCE:
 		if (t->has_average_value)
 			snprintf(buf, size, "%s container resource", ms->resource);
 		else
 			snprintf(buf, size,
-				 "%s container resource utilization (percentage of request)",
-				 ms->resource);
+			         "%s container resource utilization (percentage of request)",
+			         ms->resource);
 		return;
 	case ENG_SRC_PODS:
 		snprintf(buf, size, "pods metric %s", ms->name);
 		return;
 	case ENG_SRC_OBJECT:
 		snprintf(buf, size, "%s metric %s", ms->object_kind[0] ? ms->object_kind : "object",
-			 ms->name);
+		         ms->name);
 		return;
 	case ENG_SRC_EXTERNAL:
 		snprintf(buf, size, "external metric %s", ms->name);
@@ -129,17 +135,18 @@ static void row_from_calc(struct eng_metric_row *row, const struct eng_calc *c, 
 
 /* The prefix Kubernetes puts on a metrics-API failure of this source. */
 static void fetch_error(const struct eng_metric_spec *ms, const struct eng_reading *rd,
-			struct ps_diag *diag)
+                        struct ps_diag *diag)
 {
 	const char *msg = rd->error ? rd->error : "the metric source returned an error";
 	switch (ms->source) {
 	case ENG_SRC_RESOURCE:
 	case ENG_SRC_CONTAINER_RESOURCE:
 		ps_diag_set(diag, PS_EMETRIC, "unable to get metrics for resource %s: %s",
-			    ms->resource, msg);
+		            ms->resource, msg);
 		return;
 	case ENG_SRC_EXTERNAL:
-		ps_diag_set(diag, PS_EMETRIC, "unable to get external metric %s: %s", ms->name, msg);
+		ps_diag_set(diag, PS_EMETRIC, "unable to get external metric %s: %s", ms->name,
+		            msg);
 		return;
 	case ENG_SRC_PODS:
 	case ENG_SRC_OBJECT:
@@ -150,9 +157,9 @@ static void fetch_error(const struct eng_metric_spec *ms, const struct eng_readi
 }
 
 static enum ps_err compute_metric(const struct eng_spec *spec, const struct eng_params *p,
-				  struct eng_tolerances tol, const struct eng_observation *obs,
-				  size_t idx, struct eng_scratch *s, struct eng_metric_row *row,
-				  struct ps_diag *diag)
+                                  struct eng_tolerances tol, const struct eng_observation *obs,
+                                  size_t idx, struct eng_scratch *s, struct eng_metric_row *row,
+                                  struct ps_diag *diag)
 {
 	const struct eng_metric_spec *ms = &spec->metrics[idx];
 	const struct eng_reading *rd = &obs->readings[idx];
@@ -167,13 +174,13 @@ static enum ps_err compute_metric(const struct eng_spec *spec, const struct eng_
 		return PS_EMETRIC;
 	}
 	struct eng_pod_metric pm = {
-		.resource = ms->resource,
-		.container = ms->source == ENG_SRC_CONTAINER_RESOURCE ? ms->container : NULL,
-		.pods = obs->pods,
-		.n_pods = obs->n_pods,
-		.samples = rd->pod_samples,
-		.n_extra = rd->n_extra,
-		.extra_samples = rd->extra_samples,
+	    .resource = ms->resource,
+	    .container = ms->source == ENG_SRC_CONTAINER_RESOURCE ? ms->container : NULL,
+	    .pods = obs->pods,
+	    .n_pods = obs->n_pods,
+	    .samples = rd->pod_samples,
+	    .n_extra = rd->n_extra,
+	    .extra_samples = rd->extra_samples,
 	};
 	enum ps_err e;
 	switch (ms->source) {
@@ -181,59 +188,59 @@ static enum ps_err compute_metric(const struct eng_spec *spec, const struct eng_
 	case ENG_SRC_CONTAINER_RESOURCE:
 		if (t->has_average_value) {
 			e = eng_calc_plain(p, tol, obs->spec_replicas, t->average_value_milli, &pm,
-					   obs->now_ms, s, &c, diag);
+			                   obs->now_ms, s, &c, diag);
 			if (!e)
 				row_from_calc(row, &c, false);
 			return e;
 		}
 		if (!t->has_average_utilization)
 			return ps_diag_set(diag, PS_EINVAL,
-					   "invalid resource metric source: neither an average "
-					   "utilization target nor an average value (usage) target "
-					   "was set");
+			                   "invalid resource metric source: neither an average "
+			                   "utilization target nor an average value (usage) target "
+			                   "was set");
 		e = eng_calc_resource_utilization(p, tol, obs->spec_replicas,
-						  t->average_utilization, &pm, obs->now_ms, s, &c,
-						  diag);
+		                                  t->average_utilization, &pm, obs->now_ms, s, &c,
+		                                  diag);
 		if (!e)
 			row_from_calc(row, &c, true);
 		return e;
 	case ENG_SRC_PODS:
 		if (!t->has_average_value)
 			return ps_diag_set(diag, PS_EINVAL,
-					   "invalid pods metric source: no average value target");
+			                   "invalid pods metric source: no average value target");
 		pm.resource = "";
 		e = eng_calc_plain(p, tol, obs->spec_replicas, t->average_value_milli, &pm,
-				   obs->now_ms, s, &c, diag);
+		                   obs->now_ms, s, &c, diag);
 		if (!e)
 			row_from_calc(row, &c, false);
 		return e;
 	case ENG_SRC_OBJECT:
 		if (t->type == ENG_TARGET_VALUE && t->has_value)
-			e = eng_calc_object(tol, obs->spec_replicas, rd->value_milli, t->value_milli,
-					    obs->pods, obs->n_pods, &c, diag);
+			e = eng_calc_object(tol, obs->spec_replicas, rd->value_milli,
+			                    t->value_milli, obs->pods, obs->n_pods, &c, diag);
 		else if (t->type == ENG_TARGET_AVERAGE_VALUE && t->has_average_value)
 			e = eng_calc_object_per_pod(tol, obs->status_replicas, rd->value_milli,
-						    t->average_value_milli, &c, diag);
+			                            t->average_value_milli, &c, diag);
 		else
 			return ps_diag_set(diag, PS_EINVAL,
-					   "invalid object metric source: neither a value target "
-					   "nor an average value target was set");
+			                   "invalid object metric source: neither a value target "
+			                   "nor an average value target was set");
 		if (!e)
 			row_from_calc(row, &c, false);
 		return e;
 	case ENG_SRC_EXTERNAL:
 		if (t->has_average_value)
 			e = eng_calc_external_per_pod(tol, obs->status_replicas, rd->values_milli,
-						      rd->n_values, t->average_value_milli, &c,
-						      diag);
+			                              rd->n_values, t->average_value_milli, &c,
+			                              diag);
 		else if (t->has_value)
 			e = eng_calc_external(tol, obs->spec_replicas, rd->values_milli,
-					      rd->n_values, t->value_milli, obs->pods, obs->n_pods,
-					      &c, diag);
+			                      rd->n_values, t->value_milli, obs->pods, obs->n_pods,
+			                      &c, diag);
 		else
 			return ps_diag_set(diag, PS_EINVAL,
-					   "invalid external metric source: neither a value target "
-					   "nor an average value target was set");
+			                   "invalid external metric source: neither a value target "
+			                   "nor an average value target was set");
 		if (e == PS_ENODATA)
 			ps_diag_prefix(diag, "unable to get external metric %s", ms->name);
 		if (!e)
@@ -249,8 +256,8 @@ static enum ps_err compute_metric(const struct eng_spec *spec, const struct eng_
  * valid or an invalid one would let a scale-down through. Sets ScalingActive. Returns the
  * index of the metric that gave the maximum in <*winner> (or -1). */
 static int32_t compute_metrics(const struct eng_spec *spec, const struct eng_params *p,
-			       const struct eng_observation *obs, struct eng_scratch *s,
-			       struct eng_decision *d, int *winner)
+                               const struct eng_observation *obs, struct eng_scratch *s,
+                               struct eng_decision *d, int *winner)
 {
 	struct eng_tolerances tol = eng_tolerances_for(spec, p);
 	int32_t replicas = 0;
@@ -283,44 +290,44 @@ static int32_t compute_metrics(const struct eng_spec *spec, const struct eng_par
 	if (invalid > 0) {
 		d->error = true;
 		snprintf(d->error_msg, sizeof(d->error_msg),
-			 "invalid metrics (%zu invalid out of %zu), first error is: %s", invalid,
-			 spec->n_metrics, d->rows[first_invalid].error);
+		         "invalid metrics (%zu invalid out of %zu), first error is: %s", invalid,
+		         spec->n_metrics, d->rows[first_invalid].error);
 	}
 	if (invalid >= spec->n_metrics || (invalid > 0 && replicas < obs->spec_replicas)) {
 		const struct eng_metric_row *fr = &d->rows[first_invalid];
 		set_cond(d, ENG_COND_SCALING_ACTIVE, false, fr->failure_reason,
-			 "the HPA was unable to compute the replica count: %s", fr->error);
+		         "the HPA was unable to compute the replica count: %s", fr->error);
 		return -1;
 	}
 	set_cond(d, ENG_COND_SCALING_ACTIVE, true, "ValidMetricFound",
-		 "the HPA was able to successfully calculate a replica count from %s",
-		 *winner >= 0 ? d->rows[*winner].label : "");
+	         "the HPA was able to successfully calculate a replica count from %s",
+	         *winner >= 0 ? d->rows[*winner].label : "");
 	return replicas;
 }
 
 /* ---- normalization with conditions ---- */
 
 static int32_t normalize_legacy(const struct eng_spec *spec, const struct eng_params *p,
-				struct eng_history *h, int32_t current, int32_t pre, int32_t min,
-				int64_t now_ms, struct eng_decision *d, const char **limit_reason)
+                                struct eng_history *h, int32_t current, int32_t pre, int32_t min,
+                                int64_t now_ms, struct eng_decision *d, const char **limit_reason)
 {
 	int32_t stab = eng_stabilize_legacy(h, p->downscale_window_ms, pre, now_ms);
 	d->stabilized_replicas = stab;
 	if (stab != pre)
 		set_cond(d, ENG_COND_ABLE_TO_SCALE, true, "ScaleDownStabilized",
-			 "recent recommendations were higher than current one, applying the "
-			 "highest recent recommendation");
+		         "recent recommendations were higher than current one, applying the "
+		         "highest recent recommendation");
 	else
 		set_cond(d, ENG_COND_ABLE_TO_SCALE, true, "ReadyForNewScale",
-			 "recommended size matches current size");
+		         "recommended size matches current size");
 	const char *why;
-	int32_t desired = eng_legacy_rules(current, stab, min, spec->max_replicas,
-					   p->scale_up_limit_factor, p->scale_up_limit_minimum,
-					   &why);
+	int32_t desired =
+	    eng_legacy_rules(current, stab, min, spec->max_replicas, p->scale_up_limit_factor,
+	                     p->scale_up_limit_minimum, &why);
 	*limit_reason = why;
 	set_cond(d, ENG_COND_SCALING_LIMITED, desired != stab, why, "%s",
-		 desired != stab ? "the desired replica count is outside the allowed range"
-				 : "the desired count is within the acceptable range");
+	         desired != stab ? "the desired replica count is outside the allowed range"
+	                         : "the desired count is within the acceptable range");
 	return desired;
 }
 
@@ -338,8 +345,8 @@ static const char *limit_message(const char *reason)
 }
 
 static int32_t normalize_behavior(const struct eng_spec *spec, const struct eng_params *p,
-				  struct eng_history *h, int32_t current, int32_t pre, int32_t min,
-				  int64_t now_ms, struct eng_decision *d, const char **limit_reason)
+                                  struct eng_history *h, int32_t current, int32_t pre, int32_t min,
+                                  int64_t now_ms, struct eng_decision *d, const char **limit_reason)
 {
 	struct eng_behavior b = spec->behavior;
 	eng_behavior_default(&b);
@@ -350,20 +357,20 @@ static int32_t normalize_behavior(const struct eng_spec *spec, const struct eng_
 	}
 	const char *why;
 	int32_t stab = eng_stabilize(h, current, pre, b.scale_up.window_s, b.scale_down.window_s,
-				     now_ms, &why);
+	                             now_ms, &why);
 	d->stabilized_replicas = stab;
 	if (stab != pre)
 		set_cond(d, ENG_COND_ABLE_TO_SCALE, true, why, "%s",
-			 strcmp(why, "ScaleUpStabilized") == 0
-				 ? "recent recommendations were lower than current one, applying "
-				   "the lowest recent recommendation"
-				 : "recent recommendations were higher than current one, applying "
-				   "the highest recent recommendation");
+		         strcmp(why, "ScaleUpStabilized") == 0
+		             ? "recent recommendations were lower than current one, applying "
+		               "the lowest recent recommendation"
+		             : "recent recommendations were higher than current one, applying "
+		               "the highest recent recommendation");
 	else
 		set_cond(d, ENG_COND_ABLE_TO_SCALE, true, "ReadyForNewScale",
-			 "recommended size matches current size");
+		         "recommended size matches current size");
 	int32_t desired =
-		eng_behavior_rate(&b, h, current, stab, min, spec->max_replicas, now_ms, &why);
+	    eng_behavior_rate(&b, h, current, stab, min, spec->max_replicas, now_ms, &why);
 	*limit_reason = why;
 	set_cond(d, ENG_COND_SCALING_LIMITED, desired != stab, why, "%s", limit_message(why));
 	return desired;
@@ -383,26 +390,26 @@ static enum eng_rule rule_for_limit(const char *reason)
 /* ---- the reconcile ---- */
 
 static enum ps_err check_spec(const struct eng_spec *spec, const struct eng_observation *obs,
-			      const struct eng_scratch *s, struct ps_diag *diag)
+                              const struct eng_scratch *s, struct ps_diag *diag)
 {
 	if (spec->n_metrics == 0 || spec->n_metrics > ENG_MAX_METRICS)
 		return ps_diag_set(diag, PS_EINVAL, "the spec has %zu metrics (1 to %d allowed)",
-				   spec->n_metrics, ENG_MAX_METRICS);
+		                   spec->n_metrics, ENG_MAX_METRICS);
 	if (!obs->readings)
 		return ps_diag_set(diag, PS_EINVAL, "the observation has no readings");
 	if (obs->n_pods > 0 && (!s || s->cap < obs->n_pods))
 		return ps_diag_set(diag, PS_ETOOBIG,
-				   "scratch space holds %zu pods, the observation has %zu",
-				   s ? s->cap : 0, obs->n_pods);
+		                   "scratch space holds %zu pods, the observation has %zu",
+		                   s ? s->cap : 0, obs->n_pods);
 	if (obs->n_conditions > ENG_MAX_CONDITIONS)
 		return ps_diag_set(diag, PS_EINVAL, "too many status conditions (%zu)",
-				   obs->n_conditions);
+		                   obs->n_conditions);
 	return PS_OK;
 }
 
 enum ps_err eng_decide(const struct eng_spec *spec, const struct eng_params *p,
-		       const struct eng_observation *obs, struct eng_history *h,
-		       struct eng_scratch *s, struct eng_decision *d, struct ps_diag *diag)
+                       const struct eng_observation *obs, struct eng_history *h,
+                       struct eng_scratch *s, struct eng_decision *d, struct ps_diag *diag)
 {
 	enum ps_err e = check_spec(spec, obs, s, diag);
 	if (e)
@@ -419,7 +426,7 @@ enum ps_err eng_decide(const struct eng_spec *spec, const struct eng_params *p,
 	d->stabilized_replicas = current;
 
 	set_cond(d, ENG_COND_ABLE_TO_SCALE, true, "SucceededGetScale",
-		 "the HPA controller was able to get the target's current scale");
+	         "the HPA controller was able to get the target's current scale");
 	/* recordInitialRecommendation */
 	if (!h->recs_set) {
 		h->n_recs = 0;
@@ -430,8 +437,8 @@ enum ps_err eng_decide(const struct eng_spec *spec, const struct eng_params *p,
 
 	const bool gate = p->gate_scale_to_zero;
 	const bool obj_ext = has_object_or_external(spec);
-	const bool stz = gate && cond_is_true(obs->conditions, obs->n_conditions,
-					      ENG_COND_SCALED_TO_ZERO);
+	const bool stz =
+	    gate && cond_is_true(obs->conditions, obs->n_conditions, ENG_COND_SCALED_TO_ZERO);
 	const bool from_zero = stz && obj_ext;
 	bool compute = false;
 	int32_t desired = 0;
@@ -441,8 +448,9 @@ enum ps_err eng_decide(const struct eng_spec *spec, const struct eng_params *p,
 			compute = true;
 		} else {
 			d->rule = ENG_RULE_SCALING_DISABLED;
-			set_cond(d, ENG_COND_SCALING_ACTIVE, false, "ScalingDisabled",
-				 "scaling is disabled since the replica count of the target is zero");
+			set_cond(
+			    d, ENG_COND_SCALING_ACTIVE, false, "ScalingDisabled",
+			    "scaling is disabled since the replica count of the target is zero");
 			if (!gate)
 				remove_cond(d, ENG_COND_SCALED_TO_ZERO);
 			desired = 0;
@@ -450,12 +458,12 @@ enum ps_err eng_decide(const struct eng_spec *spec, const struct eng_params *p,
 	} else if (current > spec->max_replicas) {
 		d->rule = ENG_RULE_ABOVE_MAX;
 		snprintf(d->reason, sizeof(d->reason),
-			 "Current number of replicas above Spec.MaxReplicas");
+		         "Current number of replicas above Spec.MaxReplicas");
 		desired = spec->max_replicas;
 	} else if (current < min) {
 		d->rule = ENG_RULE_BELOW_MIN;
 		snprintf(d->reason, sizeof(d->reason),
-			 "Current number of replicas below Spec.MinReplicas");
+		         "Current number of replicas below Spec.MinReplicas");
 		desired = min;
 	} else {
 		compute = true;
@@ -466,15 +474,15 @@ enum ps_err eng_decide(const struct eng_spec *spec, const struct eng_params *p,
 		if (obs->selector != ENG_SELECTOR_OK) {
 			bool amb = obs->selector == ENG_SELECTOR_AMBIGUOUS;
 			set_cond(d, ENG_COND_SCALING_ACTIVE, false,
-				 amb ? "AmbiguousSelector" : "InvalidSelector", "%s",
-				 amb ? "pods by the selector are controlled by multiple HPAs"
-				     : obs->selector == ENG_SELECTOR_EMPTY
-					       ? "the HPA target's scale is missing a selector"
-					       : "the HPA target's scale has an invalid selector");
+			         amb ? "AmbiguousSelector" : "InvalidSelector", "%s",
+			         amb ? "pods by the selector are controlled by multiple HPAs"
+			         : obs->selector == ENG_SELECTOR_EMPTY
+			             ? "the HPA target's scale is missing a selector"
+			             : "the HPA target's scale has an invalid selector");
 			d->rule = ENG_RULE_INVALID_SELECTOR;
 			d->error = true;
 			snprintf(d->error_msg, sizeof(d->error_msg), "%s",
-				 d->conditions[d->n_conditions - 1].message);
+			         d->conditions[d->n_conditions - 1].message);
 			d->desired_replicas = current;
 			return PS_OK;
 		}
@@ -525,27 +533,27 @@ enum ps_err eng_decide(const struct eng_spec *spec, const struct eng_params *p,
 	return PS_OK;
 }
 
-void eng_rescaled(const struct eng_spec *spec, const struct eng_params *p,
-		  struct eng_history *h, struct eng_decision *d, int64_t now_ms)
+void eng_rescaled(const struct eng_spec *spec, const struct eng_params *p, struct eng_history *h,
+                  struct eng_decision *d, int64_t now_ms)
 {
 	set_cond(d, ENG_COND_ABLE_TO_SCALE, true, "SucceededRescale",
-		 "the HPA controller was able to update the target scale to %d",
-		 (int)d->desired_replicas);
+	         "the HPA controller was able to update the target scale to %d",
+	         (int)d->desired_replicas);
 	struct eng_behavior b;
 	if (spec->has_behavior) {
 		b = spec->behavior;
 		eng_behavior_default(&b);
 	}
 	eng_store_scale_event(spec->has_behavior ? &b : NULL, h, d->current_replicas,
-			      d->desired_replicas, now_ms);
+	                      d->desired_replicas, now_ms);
 	if (p->gate_scale_to_zero) {
-		if (d->current_replicas > 0 && d->desired_replicas == 0 && min_replicas(spec) == 0 &&
-		    has_object_or_external(spec))
+		if (d->current_replicas > 0 && d->desired_replicas == 0 &&
+		    min_replicas(spec) == 0 && has_object_or_external(spec))
 			set_cond(d, ENG_COND_SCALED_TO_ZERO, true, "ScaledToZero",
-				 "the HPA controller scaled the workload to zero");
+			         "the HPA controller scaled the workload to zero");
 		else
 			set_cond(d, ENG_COND_SCALED_TO_ZERO, false, "NotScaledToZero",
-				 "the HPA controller did not scale the workload to zero");
+			         "the HPA controller did not scale the workload to zero");
 	} else {
 		remove_cond(d, ENG_COND_SCALED_TO_ZERO);
 	}
@@ -554,7 +562,7 @@ void eng_rescaled(const struct eng_spec *spec, const struct eng_params *p,
 void eng_rescale_failed(struct eng_decision *d, const char *msg)
 {
 	set_cond(d, ENG_COND_ABLE_TO_SCALE, false, "FailedUpdateScale",
-		 "the HPA controller was unable to update the target scale: %s", msg ? msg : "");
+	         "the HPA controller was unable to update the target scale: %s", msg ? msg : "");
 	d->error = true;
 	snprintf(d->error_msg, sizeof(d->error_msg), "failed to rescale: %s", msg ? msg : "");
 }

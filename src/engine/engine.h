@@ -41,14 +41,14 @@ void eng_scratch_release(struct eng_scratch *s);
  * failed": see out->error), PS_ETOOBIG when <s> is too small for the pods, PS_EINVAL for a spec
  * the API would reject (with <diag>). */
 PS_MUST_CHECK enum ps_err eng_decide(const struct eng_spec *spec, const struct eng_params *p,
-				     const struct eng_observation *obs, struct eng_history *h,
-				     struct eng_scratch *s, struct eng_decision *out,
-				     struct ps_diag *diag);
+                                     const struct eng_observation *obs, struct eng_history *h,
+                                     struct eng_scratch *s, struct eng_decision *out,
+                                     struct ps_diag *diag);
 
 /* The driver wrote out->desired_replicas successfully at <now_ms>: records the scale event
  * (behavior only), sets AbleToScale=True/SucceededRescale and the ScaledToZero condition. */
-void eng_rescaled(const struct eng_spec *spec, const struct eng_params *p,
-		  struct eng_history *h, struct eng_decision *out, int64_t now_ms);
+void eng_rescaled(const struct eng_spec *spec, const struct eng_params *p, struct eng_history *h,
+                  struct eng_decision *out, int64_t now_ms);
 /* The write failed with <msg>: AbleToScale=False/FailedUpdateScale, out->error set. */
 void eng_rescale_failed(struct eng_decision *out, const char *msg);
 
@@ -77,92 +77,92 @@ enum eng_pod_class { ENG_POD_READY, ENG_POD_UNREADY, ENG_POD_MISSING, ENG_POD_IG
 /* groupPods: classifies each pod into cls[i] and returns the ready count. <resource> is the
  * metric's resource name ("" or NULL for Pods metrics). */
 int32_t eng_group_pods(const struct eng_params *p, const char *resource, int64_t now_ms,
-		       const struct eng_pod *pods, size_t n_pods, const struct eng_sample *samples,
-		       unsigned char *cls);
+                       const struct eng_pod *pods, size_t n_pods, const struct eng_sample *samples,
+                       unsigned char *cls);
 
 /* Result of one replica calculation. */
 struct eng_calc {
 	int32_t replicas;
-	int32_t utilization;    /* Utilization targets */
-	int64_t usage_milli;    /* raw average value (resource) or usage (others) */
+	int32_t utilization; /* Utilization targets */
+	int64_t usage_milli; /* raw average value (resource) or usage (others) */
 	double ratio;
 	int32_t ready_pods, unready_pods, missing_pods, ignored_pods;
 };
 
 /* Inputs shared by the per-pod calculators. */
 struct eng_pod_metric {
-	const char *resource;   /* "cpu", ...; "" for a Pods metric */
-	const char *container;  /* ContainerResource: the container; NULL otherwise */
+	const char *resource;  /* "cpu", ...; "" for a Pods metric */
+	const char *container; /* ContainerResource: the container; NULL otherwise */
 	const struct eng_pod *pods;
 	size_t n_pods;
-	const struct eng_sample *samples;       /* per pod */
+	const struct eng_sample *samples; /* per pod */
 	size_t n_extra;
 	const struct eng_sample *extra_samples; /* for pods not in the list */
 };
 
 /* GetResourceReplicas (Utilization target). Errors carry the Kubernetes message in <diag>. */
-PS_MUST_CHECK enum ps_err eng_calc_resource_utilization(
-	const struct eng_params *p, struct eng_tolerances tol, int32_t current,
-	int32_t target_utilization, const struct eng_pod_metric *m, int64_t now_ms,
-	struct eng_scratch *s, struct eng_calc *out, struct ps_diag *diag);
+PS_MUST_CHECK enum ps_err eng_calc_resource_utilization(const struct eng_params *p,
+                                                        struct eng_tolerances tol, int32_t current,
+                                                        int32_t target_utilization,
+                                                        const struct eng_pod_metric *m,
+                                                        int64_t now_ms, struct eng_scratch *s,
+                                                        struct eng_calc *out, struct ps_diag *diag);
 /* calcPlainMetricReplicas: Pods metrics, and Resource with an AverageValue target. */
 PS_MUST_CHECK enum ps_err eng_calc_plain(const struct eng_params *p, struct eng_tolerances tol,
-					 int32_t current, int64_t target_milli,
-					 const struct eng_pod_metric *m, int64_t now_ms,
-					 struct eng_scratch *s, struct eng_calc *out,
-					 struct ps_diag *diag);
+                                         int32_t current, int64_t target_milli,
+                                         const struct eng_pod_metric *m, int64_t now_ms,
+                                         struct eng_scratch *s, struct eng_calc *out,
+                                         struct ps_diag *diag);
 /* GetObjectMetricReplicas (Value): <pods> only give the Running+Ready count. */
 PS_MUST_CHECK enum ps_err eng_calc_object(struct eng_tolerances tol, int32_t current,
-					  int64_t usage_milli, int64_t target_milli,
-					  const struct eng_pod *pods, size_t n_pods,
-					  struct eng_calc *out, struct ps_diag *diag);
+                                          int64_t usage_milli, int64_t target_milli,
+                                          const struct eng_pod *pods, size_t n_pods,
+                                          struct eng_calc *out, struct ps_diag *diag);
 /* GetObjectPerPodMetricReplicas (AverageValue): <status_replicas> is scale.status.replicas. */
 PS_MUST_CHECK enum ps_err eng_calc_object_per_pod(struct eng_tolerances tol,
-						  int32_t status_replicas, int64_t usage_milli,
-						  int64_t target_avg_milli, struct eng_calc *out,
-						  struct ps_diag *diag);
+                                                  int32_t status_replicas, int64_t usage_milli,
+                                                  int64_t target_avg_milli, struct eng_calc *out,
+                                                  struct ps_diag *diag);
 /* GetExternalMetricReplicas (Value). */
 PS_MUST_CHECK enum ps_err eng_calc_external(struct eng_tolerances tol, int32_t current,
-					    const int64_t *values, size_t n_values,
-					    int64_t target_milli, const struct eng_pod *pods,
-					    size_t n_pods, struct eng_calc *out,
-					    struct ps_diag *diag);
+                                            const int64_t *values, size_t n_values,
+                                            int64_t target_milli, const struct eng_pod *pods,
+                                            size_t n_pods, struct eng_calc *out,
+                                            struct ps_diag *diag);
 /* GetExternalPerPodMetricReplicas (AverageValue). */
 PS_MUST_CHECK enum ps_err eng_calc_external_per_pod(struct eng_tolerances tol,
-						    int32_t status_replicas, const int64_t *values,
-						    size_t n_values, int64_t target_avg_milli,
-						    struct eng_calc *out, struct ps_diag *diag);
+                                                    int32_t status_replicas, const int64_t *values,
+                                                    size_t n_values, int64_t target_avg_milli,
+                                                    struct eng_calc *out, struct ps_diag *diag);
 
 /* ---- normalization (horizontal.go) ---- */
 
 /* stabilizeRecommendation (no behavior): returns the stabilized count and stores <desired>. */
 int32_t eng_stabilize_legacy(struct eng_history *h, int64_t window_ms, int32_t desired,
-			     int64_t now_ms);
+                             int64_t now_ms);
 /* stabilizeRecommendationWithBehaviors: windows in seconds (a negative down window means the
  * controller default is not set up: callers pass the resolved value). <reason> gets
  * "ScaleUpStabilized" or "ScaleDownStabilized". */
-int32_t eng_stabilize(struct eng_history *h, int32_t current, int32_t desired,
-		      int32_t up_window_s, int32_t down_window_s, int64_t now_ms,
-		      const char **reason);
+int32_t eng_stabilize(struct eng_history *h, int32_t current, int32_t desired, int32_t up_window_s,
+                      int32_t down_window_s, int64_t now_ms, const char **reason);
 /* convertDesiredReplicasWithRules (no behavior). */
-int32_t eng_legacy_rules(int32_t current, int32_t desired, int32_t min, int32_t max,
-			 double factor, double minimum, const char **reason);
+int32_t eng_legacy_rules(int32_t current, int32_t desired, int32_t min, int32_t max, double factor,
+                         double minimum, const char **reason);
 /* convertDesiredReplicasWithBehaviorRate. <b> must be defaulted. */
 int32_t eng_behavior_rate(const struct eng_behavior *b, const struct eng_history *h,
-			  int32_t current, int32_t desired, int32_t min, int32_t max,
-			  int64_t now_ms, const char **reason);
+                          int32_t current, int32_t desired, int32_t min, int32_t max,
+                          int64_t now_ms, const char **reason);
 /* calculateScaleUpLimitWithScalingRules / calculateScaleDownLimitWithBehaviors. */
 int32_t eng_scale_up_limit(int32_t current, const struct eng_event_list *up,
-			   const struct eng_event_list *down, const struct eng_rules *r,
-			   int64_t now_ms);
+                           const struct eng_event_list *down, const struct eng_rules *r,
+                           int64_t now_ms);
 int32_t eng_scale_down_limit(int32_t current, const struct eng_event_list *up,
-			     const struct eng_event_list *down, const struct eng_rules *r,
-			     int64_t now_ms);
+                             const struct eng_event_list *down, const struct eng_rules *r,
+                             int64_t now_ms);
 /* getReplicasChangePerPeriod. */
-int32_t eng_change_in_period(int32_t period_s, const struct eng_event_list *events,
-			     int64_t now_ms);
+int32_t eng_change_in_period(int32_t period_s, const struct eng_event_list *events, int64_t now_ms);
 /* storeScaleEvent: <b> NULL means the HPA has no behavior (nothing is recorded). */
 void eng_store_scale_event(const struct eng_behavior *b, struct eng_history *h,
-			   int32_t prev_replicas, int32_t new_replicas, int64_t now_ms);
+                           int32_t prev_replicas, int32_t new_replicas, int64_t now_ms);
 
 #endif

@@ -29,15 +29,15 @@
 /* ---- controller parameters (kube-controller-manager flags and feature gates) ---- */
 
 struct eng_params {
-	double tolerance;                /* --horizontal-pod-autoscaler-tolerance, 0.1 */
-	int64_t cpu_init_period_ms;      /* --...-cpu-initialization-period, 300 s */
-	int64_t readiness_delay_ms;      /* --...-initial-readiness-delay, 30 s */
-	int64_t downscale_window_ms;     /* --...-downscale-stabilization, 300 s */
-	double scale_up_limit_factor;    /* legacy path (no behavior): 2.0 */
-	double scale_up_limit_minimum;   /* legacy path (no behavior): 4.0 */
-	bool gate_scale_to_zero;         /* HPAScaleToZero, false */
-	bool gate_configurable_tolerance;/* HPAConfigurableTolerance, true */
-	bool gate_pod_level_resources;   /* PodLevelResources, true */
+	double tolerance;                 /* --horizontal-pod-autoscaler-tolerance, 0.1 */
+	int64_t cpu_init_period_ms;       /* --...-cpu-initialization-period, 300 s */
+	int64_t readiness_delay_ms;       /* --...-initial-readiness-delay, 30 s */
+	int64_t downscale_window_ms;      /* --...-downscale-stabilization, 300 s */
+	double scale_up_limit_factor;     /* legacy path (no behavior): 2.0 */
+	double scale_up_limit_minimum;    /* legacy path (no behavior): 4.0 */
+	bool gate_scale_to_zero;          /* HPAScaleToZero, false */
+	bool gate_configurable_tolerance; /* HPAConfigurableTolerance, true */
+	bool gate_pod_level_resources;    /* PodLevelResources, true */
 };
 
 /* ---- the target's spec (HPA v2 shape) ---- */
@@ -72,9 +72,9 @@ struct eng_target {
 
 struct eng_metric_spec {
 	enum eng_source source;
-	char name[ENG_NAME_MAX];      /* metric name (Pods, Object, External); shown in reasons */
-	char resource[ENG_NAME_MAX];  /* Resource, ContainerResource: "cpu", "memory", ... */
-	char container[ENG_NAME_MAX]; /* ContainerResource only */
+	char name[ENG_NAME_MAX];        /* metric name (Pods, Object, External); shown in reasons */
+	char resource[ENG_NAME_MAX];    /* Resource, ContainerResource: "cpu", "memory", ... */
+	char container[ENG_NAME_MAX];   /* ContainerResource only */
 	char object_kind[ENG_NAME_MAX]; /* Object: the described object's kind, for messages */
 	struct eng_target target;
 };
@@ -84,21 +84,21 @@ enum eng_select { ENG_SELECT_MAX, ENG_SELECT_MIN, ENG_SELECT_DISABLED };
 
 struct eng_policy {
 	enum eng_policy_type type;
-	int32_t value;      /* > 0 */
-	int32_t period_s;   /* 1..1800 */
+	int32_t value;    /* > 0 */
+	int32_t period_s; /* 1..1800 */
 };
 
 /* HPAScalingRules. has_* mirror nil pointers, so API defaulting can fill field by field. */
 struct eng_rules {
 	bool has_window;
-	int32_t window_s;   /* stabilizationWindowSeconds, 0..3600 */
+	int32_t window_s; /* stabilizationWindowSeconds, 0..3600 */
 	bool has_select;
 	enum eng_select select;
 	bool has_policies;
 	size_t n_policies;
 	struct eng_policy policies[ENG_MAX_POLICIES];
 	bool has_tolerance;
-	double tolerance;   /* >= 0 */
+	double tolerance; /* >= 0 */
 };
 
 struct eng_behavior {
@@ -110,18 +110,23 @@ struct eng_behavior {
 
 struct eng_spec {
 	bool has_min_replicas;
-	int32_t min_replicas;   /* default 1 */
+	int32_t min_replicas; /* default 1 */
 	int32_t max_replicas;
 	size_t n_metrics;
 	struct eng_metric_spec metrics[ENG_MAX_METRICS];
-	bool has_behavior;      /* false: the legacy path (SEMANTICS.md section 11) */
+	bool has_behavior; /* false: the legacy path (SEMANTICS.md section 11) */
 	struct eng_behavior behavior;
 };
 
 /* ---- one observation (borrowed) ---- */
 
-enum eng_phase { ENG_PHASE_PENDING, ENG_PHASE_RUNNING, ENG_PHASE_SUCCEEDED, ENG_PHASE_FAILED,
-		 ENG_PHASE_UNKNOWN };
+enum eng_phase {
+	ENG_PHASE_PENDING,
+	ENG_PHASE_RUNNING,
+	ENG_PHASE_SUCCEEDED,
+	ENG_PHASE_FAILED,
+	ENG_PHASE_UNKNOWN
+};
 
 struct eng_request {
 	const char *resource; /* "cpu", "memory", ... */
@@ -139,7 +144,7 @@ struct eng_container {
 struct eng_pod {
 	const char *name;
 	enum eng_phase phase;
-	bool deleted;                /* metadata.deletionTimestamp set */
+	bool deleted; /* metadata.deletionTimestamp set */
 	bool has_ready_condition;
 	bool ready;                  /* PodReady status */
 	int64_t ready_transition_ms; /* PodReady lastTransitionTime */
@@ -147,13 +152,13 @@ struct eng_pod {
 	int64_t start_time_ms;
 	size_t n_containers;
 	const struct eng_container *containers;
-	size_t n_pod_requests;       /* pod-level resources (spec.resources.requests) */
+	size_t n_pod_requests; /* pod-level resources (spec.resources.requests) */
 	const struct eng_request *pod_requests;
 };
 
 /* One metric sample of one pod. */
 struct eng_sample {
-	bool present;          /* false: no sample for this pod (a "missing" pod) */
+	bool present; /* false: no sample for this pod (a "missing" pod) */
 	int64_t value_milli;
 	int64_t timestamp_ms;
 	int64_t window_ms;
@@ -161,8 +166,8 @@ struct eng_sample {
 
 /* The reading of one metric of the spec, as the metric source returned it. */
 struct eng_reading {
-	bool failed;                        /* the source returned an error */
-	const char *error;                  /* its message (may be NULL) */
+	bool failed;       /* the source returned an error */
+	const char *error; /* its message (may be NULL) */
 	/* Resource, ContainerResource, Pods: samples[i] belongs to pods[i] of the observation. */
 	const struct eng_sample *pod_samples;
 	/* Samples for pods that are not in the pod list (superfluous metrics). */
@@ -185,22 +190,26 @@ enum eng_cond_type {
 struct eng_condition {
 	enum eng_cond_type type;
 	bool status;
-	const char *reason;              /* a static string, or borrowed from the observation */
+	const char *reason; /* a static string, or borrowed from the observation */
 	char message[ENG_MSG_MAX];
 };
 
-enum eng_selector { ENG_SELECTOR_OK, ENG_SELECTOR_EMPTY, ENG_SELECTOR_INVALID,
-		    ENG_SELECTOR_AMBIGUOUS };
+enum eng_selector {
+	ENG_SELECTOR_OK,
+	ENG_SELECTOR_EMPTY,
+	ENG_SELECTOR_INVALID,
+	ENG_SELECTOR_AMBIGUOUS
+};
 
 struct eng_observation {
 	int64_t now_ms;
-	int32_t spec_replicas;     /* scale.spec.replicas: "current replicas" */
-	int32_t status_replicas;   /* scale.status.replicas */
+	int32_t spec_replicas;   /* scale.spec.replicas: "current replicas" */
+	int32_t status_replicas; /* scale.status.replicas */
 	enum eng_selector selector;
 	size_t n_pods;
 	const struct eng_pod *pods;
-	const struct eng_reading *readings;   /* one per spec metric */
-	size_t n_conditions;                  /* status conditions before this decision */
+	const struct eng_reading *readings; /* one per spec metric */
+	size_t n_conditions;                /* status conditions before this decision */
 	const struct eng_condition *conditions;
 };
 
@@ -223,22 +232,22 @@ struct eng_event_list {
 };
 
 struct eng_history {
-	bool recs_set;          /* false: Go's nil list (the first decision seeds it) */
+	bool recs_set; /* false: Go's nil list (the first decision seeds it) */
 	size_t n_recs, cap_recs;
 	struct eng_rec *recs;
 	struct eng_event_list up;
 	struct eng_event_list down;
-	uint64_t dropped;       /* entries lost because a list was full */
+	uint64_t dropped; /* entries lost because a list was full */
 };
 
 /* ---- scratch space for one decision, sized for the largest pod list ---- */
 
 struct eng_scratch {
 	size_t cap;
-	unsigned char *cls;    /* pod classes */
-	int64_t *vals;         /* working metric values */
+	unsigned char *cls; /* pod classes */
+	int64_t *vals;      /* working metric values */
 	bool *has_val;
-	int64_t *req;          /* per-pod requests */
+	int64_t *req; /* per-pod requests */
 	bool *has_req;
 };
 
@@ -246,10 +255,10 @@ struct eng_scratch {
 
 /* Which rule decided the final count. */
 enum eng_rule {
-	ENG_RULE_METRICS,          /* the metrics' proposal stood */
-	ENG_RULE_TOLERANCE,        /* every metric within tolerance: no change */
-	ENG_RULE_STABILIZATION,    /* a stabilization window held the value */
-	ENG_RULE_RATE_LIMIT,       /* a scaling policy (or the legacy scale-up cap) held it */
+	ENG_RULE_METRICS,       /* the metrics' proposal stood */
+	ENG_RULE_TOLERANCE,     /* every metric within tolerance: no change */
+	ENG_RULE_STABILIZATION, /* a stabilization window held the value */
+	ENG_RULE_RATE_LIMIT,    /* a scaling policy (or the legacy scale-up cap) held it */
 	ENG_RULE_MIN_REPLICAS,
 	ENG_RULE_MAX_REPLICAS,
 	ENG_RULE_ABOVE_MAX,        /* current above maxReplicas: set to max, metrics not read */
@@ -261,14 +270,14 @@ enum eng_rule {
 
 struct eng_metric_row {
 	bool ok;
-	const char *failure_reason;  /* FailedGetResourceMetric, ... when !ok */
+	const char *failure_reason; /* FailedGetResourceMetric, ... when !ok */
 	char error[ENG_MSG_MAX];
-	char label[ENG_MSG_MAX];     /* "cpu resource utilization (percentage of request)" */
-	int32_t proposal;            /* replicas this metric asks for */
-	int64_t current_milli;       /* average value / usage reported for status */
+	char label[ENG_MSG_MAX]; /* "cpu resource utilization (percentage of request)" */
+	int32_t proposal;        /* replicas this metric asks for */
+	int64_t current_milli;   /* average value / usage reported for status */
 	bool has_utilization;
-	int32_t utilization;         /* percent of request, Utilization targets */
-	double ratio;                /* usage ratio before rebalancing */
+	int32_t utilization; /* percent of request, Utilization targets */
+	double ratio;        /* usage ratio before rebalancing */
 	int32_t ready_pods, unready_pods, missing_pods, ignored_pods;
 };
 
@@ -280,7 +289,7 @@ struct eng_decision {
 	int32_t metric_replicas;     /* the multi-metric maximum, before normalization (-1: none) */
 	int32_t stabilized_replicas; /* after stabilization, before rate limits and min/max */
 	enum eng_rule rule;
-	bool error;                  /* some metric failed (HPA's reconcile error) */
+	bool error; /* some metric failed (HPA's reconcile error) */
 	char error_msg[ENG_LONG_MSG_MAX];
 	char reason[ENG_LONG_MSG_MAX]; /* the rescale reason, "<metric> above target", ... */
 	size_t n_conditions;

@@ -54,7 +54,7 @@ static void store_rec(struct eng_history *h, bool found_old, size_t old, struct 
 }
 
 int32_t eng_stabilize_legacy(struct eng_history *h, int64_t window_ms, int32_t desired,
-			     int64_t now_ms)
+                             int64_t now_ms)
 {
 	int32_t max = desired;
 	bool found_old = false;
@@ -73,9 +73,8 @@ int32_t eng_stabilize_legacy(struct eng_history *h, int64_t window_ms, int32_t d
 	return max;
 }
 
-int32_t eng_stabilize(struct eng_history *h, int32_t current, int32_t desired,
-		      int32_t up_window_s, int32_t down_window_s, int64_t now_ms,
-		      const char **reason)
+int32_t eng_stabilize(struct eng_history *h, int32_t current, int32_t desired, int32_t up_window_s,
+                      int32_t down_window_s, int64_t now_ms, const char **reason)
 {
 	int32_t up = desired, down = desired;
 	int64_t up_cut = now_ms - seconds_ms(up_window_s);
@@ -106,8 +105,8 @@ int32_t eng_stabilize(struct eng_history *h, int32_t current, int32_t desired,
 	return rec;
 }
 
-int32_t eng_legacy_rules(int32_t current, int32_t desired, int32_t min, int32_t max,
-			 double factor, double minimum, const char **reason)
+int32_t eng_legacy_rules(int32_t current, int32_t desired, int32_t min, int32_t max, double factor,
+                         double minimum, const char **reason)
 {
 	int32_t up_limit = go_int32(fmax(factor * (double)current, minimum));
 	int32_t allowed_max;
@@ -131,8 +130,7 @@ int32_t eng_legacy_rules(int32_t current, int32_t desired, int32_t min, int32_t 
 	return desired;
 }
 
-int32_t eng_change_in_period(int32_t period_s, const struct eng_event_list *events,
-			     int64_t now_ms)
+int32_t eng_change_in_period(int32_t period_s, const struct eng_event_list *events, int64_t now_ms)
 {
 	int64_t cutoff = now_ms - seconds_ms(period_s);
 	int32_t sum = 0;
@@ -144,15 +142,15 @@ int32_t eng_change_in_period(int32_t period_s, const struct eng_event_list *even
 
 /* Replicas at the start of <period_s>: current minus what was added plus what was removed. */
 static int32_t period_start(int32_t current, const struct eng_event_list *up,
-			    const struct eng_event_list *down, int32_t period_s, int64_t now_ms)
+                            const struct eng_event_list *down, int32_t period_s, int64_t now_ms)
 {
 	return add32(sub32(current, eng_change_in_period(period_s, up, now_ms)),
-		     eng_change_in_period(period_s, down, now_ms));
+	             eng_change_in_period(period_s, down, now_ms));
 }
 
 int32_t eng_scale_up_limit(int32_t current, const struct eng_event_list *up,
-			   const struct eng_event_list *down, const struct eng_rules *r,
-			   int64_t now_ms)
+                           const struct eng_event_list *down, const struct eng_rules *r,
+                           int64_t now_ms)
 {
 	if (r->select == ENG_SELECT_DISABLED)
 		return current;
@@ -165,7 +163,8 @@ int32_t eng_scale_up_limit(int32_t current, const struct eng_event_list *up,
 		if (pol->type == ENG_POLICY_PODS)
 			proposed = add32(start, pol->value);
 		else
-			proposed = go_int32(ceil((double)start * (1.0 + (double)pol->value / 100.0)));
+			proposed =
+			    go_int32(ceil((double)start * (1.0 + (double)pol->value / 100.0)));
 		if (pick_min ? proposed < result : proposed > result)
 			result = proposed;
 	}
@@ -173,8 +172,8 @@ int32_t eng_scale_up_limit(int32_t current, const struct eng_event_list *up,
 }
 
 int32_t eng_scale_down_limit(int32_t current, const struct eng_event_list *up,
-			     const struct eng_event_list *down, const struct eng_rules *r,
-			     int64_t now_ms)
+                             const struct eng_event_list *down, const struct eng_rules *r,
+                             int64_t now_ms)
 {
 	if (r->select == ENG_SELECT_DISABLED)
 		return current;
@@ -196,8 +195,8 @@ int32_t eng_scale_down_limit(int32_t current, const struct eng_event_list *up,
 }
 
 int32_t eng_behavior_rate(const struct eng_behavior *b, const struct eng_history *h,
-			  int32_t current, int32_t desired, int32_t min, int32_t max,
-			  int64_t now_ms, const char **reason)
+                          int32_t current, int32_t desired, int32_t min, int32_t max,
+                          int64_t now_ms, const char **reason)
 {
 	if (desired > current) {
 		int32_t limit = eng_scale_up_limit(current, &h->up, &h->down, &b->scale_up, now_ms);
@@ -218,7 +217,7 @@ int32_t eng_behavior_rate(const struct eng_behavior *b, const struct eng_history
 		}
 	} else if (desired < current) {
 		int32_t limit =
-			eng_scale_down_limit(current, &h->up, &h->down, &b->scale_down, now_ms);
+		    eng_scale_down_limit(current, &h->up, &h->down, &b->scale_down, now_ms);
 		if (limit > current)
 			limit = current;
 		int32_t allowed;
@@ -248,8 +247,8 @@ static int32_t longest_period(const struct eng_rules *r)
 	return longest;
 }
 
-static void store_event(struct eng_history *h, struct eng_event_list *l,
-			const struct eng_rules *r, int32_t change, int64_t now_ms)
+static void store_event(struct eng_history *h, struct eng_event_list *l, const struct eng_rules *r,
+                        int32_t change, int64_t now_ms)
 {
 	int64_t cutoff = now_ms - seconds_ms(longest_period(r));
 	bool found_old = false;
@@ -280,7 +279,7 @@ static void store_event(struct eng_history *h, struct eng_event_list *l,
 }
 
 void eng_store_scale_event(const struct eng_behavior *b, struct eng_history *h,
-			   int32_t prev_replicas, int32_t new_replicas, int64_t now_ms)
+                           int32_t prev_replicas, int32_t new_replicas, int64_t now_ms)
 {
 	if (!b)
 		return; /* without a behavior the events would never be read */
@@ -288,5 +287,5 @@ void eng_store_scale_event(const struct eng_behavior *b, struct eng_history *h,
 		store_event(h, &h->up, &b->scale_up, sub32(new_replicas, prev_replicas), now_ms);
 	else
 		store_event(h, &h->down, &b->scale_down, sub32(prev_replicas, new_replicas),
-			    now_ms);
+		            now_ms);
 }

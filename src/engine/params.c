@@ -35,7 +35,8 @@ void eng_rules_default_up(struct eng_rules *r)
 void eng_rules_default_down(struct eng_rules *r)
 {
 	memset(r, 0, sizeof(*r));
-	/* No window: the controller's --horizontal-pod-autoscaler-downscale-stabilization applies. */
+	/* No window: the controller's --horizontal-pod-autoscaler-downscale-stabilization applies.
+	 */
 	r->has_window = false;
 	r->has_select = true;
 	r->select = ENG_SELECT_MAX;
@@ -147,17 +148,28 @@ void eng_scratch_release(struct eng_scratch *s)
 const char *eng_rule_name(enum eng_rule r)
 {
 	switch (r) {
-	case ENG_RULE_METRICS: return "metrics";
-	case ENG_RULE_TOLERANCE: return "tolerance";
-	case ENG_RULE_STABILIZATION: return "stabilization window";
-	case ENG_RULE_RATE_LIMIT: return "rate limit";
-	case ENG_RULE_MIN_REPLICAS: return "minReplicas";
-	case ENG_RULE_MAX_REPLICAS: return "maxReplicas";
-	case ENG_RULE_ABOVE_MAX: return "current above maxReplicas";
-	case ENG_RULE_BELOW_MIN: return "current below minReplicas";
-	case ENG_RULE_SCALING_DISABLED: return "scaling disabled";
-	case ENG_RULE_METRICS_FAILED: return "metrics failed";
-	case ENG_RULE_INVALID_SELECTOR: return "invalid selector";
+	case ENG_RULE_METRICS:
+		return "metrics";
+	case ENG_RULE_TOLERANCE:
+		return "tolerance";
+	case ENG_RULE_STABILIZATION:
+		return "stabilization window";
+	case ENG_RULE_RATE_LIMIT:
+		return "rate limit";
+	case ENG_RULE_MIN_REPLICAS:
+		return "minReplicas";
+	case ENG_RULE_MAX_REPLICAS:
+		return "maxReplicas";
+	case ENG_RULE_ABOVE_MAX:
+		return "current above maxReplicas";
+	case ENG_RULE_BELOW_MIN:
+		return "current below minReplicas";
+	case ENG_RULE_SCALING_DISABLED:
+		return "scaling disabled";
+	case ENG_RULE_METRICS_FAILED:
+		return "metrics failed";
+	case ENG_RULE_INVALID_SELECTOR:
+		return "invalid selector";
 	}
 	return "unknown";
 }
@@ -165,10 +177,14 @@ const char *eng_rule_name(enum eng_rule r)
 const char *eng_cond_type_name(enum eng_cond_type t)
 {
 	switch (t) {
-	case ENG_COND_ABLE_TO_SCALE: return "AbleToScale";
-	case ENG_COND_SCALING_ACTIVE: return "ScalingActive";
-	case ENG_COND_SCALING_LIMITED: return "ScalingLimited";
-	case ENG_COND_SCALED_TO_ZERO: return "ScaledToZero";
+	case ENG_COND_ABLE_TO_SCALE:
+		return "AbleToScale";
+	case ENG_COND_SCALING_ACTIVE:
+		return "ScalingActive";
+	case ENG_COND_SCALING_LIMITED:
+		return "ScalingLimited";
+	case ENG_COND_SCALED_TO_ZERO:
+		return "ScaledToZero";
 	}
 	return "Unknown";
 }
@@ -176,12 +192,18 @@ const char *eng_cond_type_name(enum eng_cond_type t)
 const char *eng_source_name(enum eng_source s)
 {
 	switch (s) {
-	case ENG_SRC_RESOURCE: return "Resource";
-	case ENG_SRC_CONTAINER_RESOURCE: return "ContainerResource";
-	case ENG_SRC_PODS: return "Pods";
-	case ENG_SRC_OBJECT: return "Object";
-	case ENG_SRC_EXTERNAL: return "External";
-	case ENG_SRC_UNKNOWN: return "Unknown";
+	case ENG_SRC_RESOURCE:
+		return "Resource";
+	case ENG_SRC_CONTAINER_RESOURCE:
+		return "ContainerResource";
+	case ENG_SRC_PODS:
+		return "Pods";
+	case ENG_SRC_OBJECT:
+		return "Object";
+	case ENG_SRC_EXTERNAL:
+		return "External";
+	case ENG_SRC_UNKNOWN:
+		return "Unknown";
 	}
 	return "Unknown";
 }
@@ -189,10 +211,14 @@ const char *eng_source_name(enum eng_source s)
 const char *eng_target_type_name(enum eng_target_type t)
 {
 	switch (t) {
-	case ENG_TARGET_UNSET: return "";
-	case ENG_TARGET_UTILIZATION: return "Utilization";
-	case ENG_TARGET_AVERAGE_VALUE: return "AverageValue";
-	case ENG_TARGET_VALUE: return "Value";
+	case ENG_TARGET_UNSET:
+		return "";
+	case ENG_TARGET_UTILIZATION:
+		return "Utilization";
+	case ENG_TARGET_AVERAGE_VALUE:
+		return "AverageValue";
+	case ENG_TARGET_VALUE:
+		return "Value";
 	}
 	return "";
 }
@@ -200,9 +226,12 @@ const char *eng_target_type_name(enum eng_target_type t)
 const char *eng_select_name(enum eng_select s)
 {
 	switch (s) {
-	case ENG_SELECT_MAX: return "Max";
-	case ENG_SELECT_MIN: return "Min";
-	case ENG_SELECT_DISABLED: return "Disabled";
+	case ENG_SELECT_MAX:
+		return "Max";
+	case ENG_SELECT_MIN:
+		return "Min";
+	case ENG_SELECT_DISABLED:
+		return "Disabled";
 	}
 	return "";
 }
@@ -210,8 +239,10 @@ const char *eng_select_name(enum eng_select s)
 const char *eng_policy_type_name(enum eng_policy_type t)
 {
 	switch (t) {
-	case ENG_POLICY_PODS: return "Pods";
-	case ENG_POLICY_PERCENT: return "Percent";
+	case ENG_POLICY_PODS:
+		return "Pods";
+	case ENG_POLICY_PERCENT:
+		return "Percent";
 	}
 	return "";
 }
@@ -219,11 +250,16 @@ const char *eng_policy_type_name(enum eng_policy_type t)
 const char *eng_phase_name(enum eng_phase p)
 {
 	switch (p) {
-	case ENG_PHASE_PENDING: return "Pending";
-	case ENG_PHASE_RUNNING: return "Running";
-	case ENG_PHASE_SUCCEEDED: return "Succeeded";
-	case ENG_PHASE_FAILED: return "Failed";
-	case ENG_PHASE_UNKNOWN: return "Unknown";
+	case ENG_PHASE_PENDING:
+		return "Pending";
+	case ENG_PHASE_RUNNING:
+		return "Running";
+	case ENG_PHASE_SUCCEEDED:
+		return "Succeeded";
+	case ENG_PHASE_FAILED:
+		return "Failed";
+	case ENG_PHASE_UNKNOWN:
+		return "Unknown";
 	}
 	return "Unknown";
 }

@@ -36,10 +36,15 @@ static void world_init(struct world *w, int32_t replicas, int32_t min, int32_t m
 	for (int i = 0; i < 8; i++) {
 		w->req[i] = (struct eng_request){"cpu", 1000};
 		w->ctr[i] = (struct eng_container){"app", 1, &w->req[i]};
-		w->pods[i] = (struct eng_pod){
-			.name = "pod", .phase = ENG_PHASE_RUNNING, .has_ready_condition = true,
-			.ready = true, .ready_transition_ms = LONG_AGO, .has_start_time = true,
-			.start_time_ms = LONG_AGO, .n_containers = 1, .containers = &w->ctr[i]};
+		w->pods[i] = (struct eng_pod){.name = "pod",
+		                              .phase = ENG_PHASE_RUNNING,
+		                              .has_ready_condition = true,
+		                              .ready = true,
+		                              .ready_transition_ms = LONG_AGO,
+		                              .has_start_time = true,
+		                              .start_time_ms = LONG_AGO,
+		                              .n_containers = 1,
+		                              .containers = &w->ctr[i]};
 	}
 	w->obs.now_ms = NOW;
 	w->obs.spec_replicas = replicas;
@@ -65,8 +70,8 @@ static void add_cpu(struct world *w, int32_t target_pct, const int64_t *usage)
 	ms->source = ENG_SRC_RESOURCE;
 	strcpy(ms->resource, "cpu");
 	ms->target = (struct eng_target){.type = ENG_TARGET_UTILIZATION,
-					 .has_average_utilization = true,
-					 .average_utilization = target_pct};
+	                                 .has_average_utilization = true,
+	                                 .average_utilization = target_pct};
 	for (size_t i = 0; i < w->obs.n_pods; i++)
 		w->samples[m][i] = (struct eng_sample){usage[i] >= 0, usage[i], NOW, 60000};
 	w->readings[m].pod_samples = w->samples[m];
@@ -81,11 +86,11 @@ static void add_external(struct world *w, int64_t value, int64_t target, bool av
 	strcpy(ms->name, "queue");
 	if (average)
 		ms->target = (struct eng_target){.type = ENG_TARGET_AVERAGE_VALUE,
-						 .has_average_value = true,
-						 .average_value_milli = target};
+		                                 .has_average_value = true,
+		                                 .average_value_milli = target};
 	else
-		ms->target = (struct eng_target){.type = ENG_TARGET_VALUE, .has_value = true,
-						 .value_milli = target};
+		ms->target = (struct eng_target){
+		    .type = ENG_TARGET_VALUE, .has_value = true, .value_milli = target};
 	w->values[m][0] = value;
 	w->readings[m].values_milli = w->values[m];
 	w->readings[m].n_values = 1;
@@ -95,8 +100,8 @@ static void decide(struct world *w)
 {
 	struct ps_diag diag;
 	ps_diag_clear(&diag);
-	cr_assert_eq(eng_decide(&w->spec, &w->p, &w->obs, &w->h, &w->s, &w->d, &diag), PS_OK,
-		     "%s", ps_diag_msg(&diag));
+	cr_assert_eq(eng_decide(&w->spec, &w->p, &w->obs, &w->h, &w->s, &w->d, &diag), PS_OK, "%s",
+	             ps_diag_msg(&diag));
 }
 
 static const struct eng_condition *cond(const struct world *w, enum eng_cond_type t)
@@ -119,7 +124,8 @@ Test(engine, scales_up_on_cpu_utilization_above_target)
 	cr_assert_eq(w.d.rows[0].current_milli, 700);
 	cr_assert_eq(w.d.desired_replicas, 6);
 	cr_assert(w.d.write);
-	cr_assert_str_eq(w.d.reason, "cpu resource utilization (percentage of request) above target");
+	cr_assert_str_eq(w.d.reason,
+	                 "cpu resource utilization (percentage of request) above target");
 	world_release(&w);
 }
 
