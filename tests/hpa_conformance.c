@@ -1800,7 +1800,7 @@ static struct eng_condition *read_conditions(struct vec *v, size_t *n)
 		c->type = COND_TYPES[j].type;
 		c->status =
 		    cJSON_IsBool(st) ? cJSON_IsTrue(st) : strcmp(st->valuestring, "True") == 0;
-		c->reason = rs->valuestring;
+		snprintf(c->reason, sizeof(c->reason), "%s", rs->valuestring);
 		if (cJSON_IsString(msg))
 			snprintf(c->message, sizeof(c->message), "%s", msg->valuestring);
 	}
@@ -1815,7 +1815,7 @@ static void format_conditions(const struct eng_condition *c, size_t n, char *buf
 	appendf(buf, size, "[");
 	for (size_t i = 0; i < n; i++)
 		appendf(buf, size, "%s%s %s %s", i ? ", " : "", eng_cond_type_name(c[i].type),
-		        c[i].status ? "True" : "False", c[i].reason ? c[i].reason : "(null)");
+		        c[i].status ? "True" : "False", c[i].reason);
 	appendf(buf, size, "]");
 }
 
@@ -1843,7 +1843,7 @@ static void expect_conditions(struct vec *v, const struct eng_decision *out)
 		        rs->valuestring);
 		if (same && i < out->n_conditions) {
 			const struct eng_condition *c = &out->conditions[i];
-			const char *reason = c->reason ? c->reason : "";
+			const char *reason = c->reason;
 			same = strcmp(t->valuestring, eng_cond_type_name(c->type)) == 0 &&
 			       strcmp(st->valuestring, c->status ? "True" : "False") == 0 &&
 			       strcmp(rs->valuestring, reason) == 0;

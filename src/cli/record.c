@@ -276,7 +276,7 @@ enum ps_err record_write_json(FILE *out, const struct eng_spec *spec, const stru
 		jw_open(&w, NULL, '{');
 		jw_str(&w, "type", eng_cond_type_name(c->type));
 		jw_str(&w, "status", c->status ? "True" : "False");
-		jw_str(&w, "reason", c->reason ? c->reason : "");
+		jw_str(&w, "reason", c->reason);
 		jw_str(&w, "message", c->message);
 		jw_close(&w, '}');
 	}
@@ -441,7 +441,7 @@ static void write_conditions(FILE *out, const struct eng_decision *d)
 		const struct eng_condition *c = &d->conditions[i - 1];
 		cell(&t, i, 0, "%s", eng_cond_type_name(c->type));
 		cell(&t, i, 1, "%s", c->status ? "True" : "False");
-		cell(&t, i, 2, "%s", c->reason && *c->reason ? c->reason : "-");
+		cell(&t, i, 2, "%s", *c->reason ? c->reason : "-");
 		cell(&t, i, 3, "%s", c->message);
 	}
 	fputc('\n', out);
@@ -458,7 +458,7 @@ enum ps_err record_write_table(FILE *out, const struct eng_spec *spec,
 		(int)d->current_replicas, (int)d->desired_replicas, dir);
 	fprintf(out, "REASON           %s\n", d->reason[0] ? d->reason : "-");
 	const struct eng_condition *rc = rule_condition(d);
-	if (rc && rc->reason && *rc->reason)
+	if (rc && *rc->reason)
 		fprintf(out, "BOUND BY         %s (%s)\n", eng_rule_name(d->rule), rc->reason);
 	else
 		fprintf(out, "BOUND BY         %s\n", eng_rule_name(d->rule));

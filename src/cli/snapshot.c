@@ -1223,8 +1223,12 @@ static enum ps_err parse_condition(struct ctx *c, const cJSON *j, struct eng_con
 	BY_KEY(val_enum, c, j, "status", true, NULL, (const char *const[]){"True", "False"}, 2,
 	       &status);
 	cond->status = status == 0;
-	cond->reason = "";
-	BY_KEY(val_string, c, j, "reason", false, NULL, &cond->reason);
+	const char *reason = "";
+	BY_KEY(val_string, c, j, "reason", false, NULL, &reason);
+	if (strlen(reason) >= sizeof(cond->reason))
+		return fail(c, PS_EPARSE, "reason: longer than %zu characters",
+			    sizeof(cond->reason) - 1);
+	snprintf(cond->reason, sizeof(cond->reason), "%s", reason);
 	const char *msg = "";
 	BY_KEY(val_string, c, j, "message", false, NULL, &msg);
 	snprintf(cond->message, sizeof(cond->message), "%s", msg);

@@ -26,7 +26,7 @@ static void set_cond(struct eng_decision *d, enum eng_cond_type type, bool statu
 		c->type = type;
 	}
 	c->status = status;
-	c->reason = reason;
+	snprintf(c->reason, sizeof(c->reason), "%s", reason);
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(c->message, sizeof(c->message), fmt, ap);

@@ -22,6 +22,7 @@
 #define ENG_NAME_MAX 64
 #define ENG_MSG_MAX 256
 #define ENG_LONG_MSG_MAX 512 /* holds an ENG_MSG_MAX text plus context */
+#define ENG_REASON_MAX 48     /* the longest Kubernetes reason is 32 characters */
 
 /* Go's zero time (0001-01-01) stands for "a time longer ago than any window". */
 #define ENG_TIME_ZERO_AGE_MS ((int64_t)1000000000000000LL)
@@ -190,8 +191,8 @@ enum eng_cond_type {
 struct eng_condition {
 	enum eng_cond_type type;
 	bool status;
-	const char *reason; /* a static string, or borrowed from the observation */
-	char message[ENG_MSG_MAX];
+	char reason[ENG_REASON_MAX]; /* copied: a record never points into its input */
+	char message[ENG_LONG_MSG_MAX];
 };
 
 enum eng_selector {
