@@ -1,0 +1,54 @@
+/* forecast_int.h -- internals shared by forecast.c, forecast_models.c and forecast_fit.c. */
+#ifndef FORECAST_INT_H
+#define FORECAST_INT_H
+
+#include "forecast.h"
+
+/* Largest array (in slots) fc_init agrees to size: 4 Mi cells, 32 MiB of doubles. */
+#define FC_MAX_SLOTS ((size_t)1 << 22)
+
+/* Timestamps beyond +-2^62 ms (146 million years) are rejected, so slot arithmetic cannot
+ * overflow. */
+#define FC_TS_LIMIT ((int64_t)1 << 62)
+
+/* The slot of <ts_ms>: round(ts_ms / step_ms), ties up, floor semantics for negative times.
+ * False when <ts_ms> is out of range. */
+static inline bool fc_slot_of(int64_t ts_ms, int64_t step_ms, int64_t *slot)
+{
+	if (ts_ms > FC_TS_LIMIT || ts_ms < -FC_TS_LIMIT)
+		return false;
+	int64_t t = ts_ms + step_ms / 2;
+	*slot = t / step_ms - (t % step_ms < 0);
+	return true;
+}
+
+/* slot mod n, in [0, n), also for negative slots. */
+static inline size_t fc_pmod(int64_t slot, size_t n)
+{
+	int64_t r = slot % (int64_t)n;
+	return (size_t)(r < 0 ? r + (int64_t)n : r);
+}
+
+/* ---- one model (forecast_models.c) ---- */
+
+/* Default parameters of <k>; <damped> picks phi < 1; <wmax> the longest regression window. */
+void fc_params_default(enum fc_kind k, bool damped, size_t wmax, struct fc_params *p);
+/* Forgets the state of <c> (not its parameters or arrays): O(season + window). */
+void fc_cand_reset(struct fc_cand *c);
+/* Feeds <y> at <slot> (> c->last_slot once c->any). */
+void fc_cand_step(struct fc_cand *c, int64_t slot, double y);
+/* The point forecast <j> >= 1 steps after c->last_slot; always finite once c->any. */
+double fc_cand_predict(const struct fc_cand *c, size_t j);
+/* The peak of the point forecasts over steps 1..<n> and the value at step <n>. */
+void fc_cand_path(const struct fc_cand *c, size_t n, double *peak, double *last);
+
+/* ---- the model (forecast.c) ---- */
+
+/* Forgets the state of every model run by <m>, the pending forecasts and the error windows;
+ * keeps the parameters. */
+void fc_model_reset_state(struct fc_model *m);
+/* The slot step: scores pending forecasts for <slot>, feeds every model, emits the next
+ * h-step forecasts. <slot> must be > m->last_slot (or the first). */
+void fc_model_step(struct fc_model *m, int64_t slot, double y);
+
+#endif
