@@ -66,6 +66,26 @@ void *ps_reallocarray(void *p, size_t n, size_t size)
 	return ps_realloc(p, n * size);
 }
 
+static _Thread_local int noted_failure;
+
+void *ps_malloc_noted(size_t size)
+{
+	void *p = ps_malloc(size);
+	if (!p)
+		noted_failure = 1;
+	return p;
+}
+
+void ps_alloc_note_reset(void)
+{
+	noted_failure = 0;
+}
+
+int ps_alloc_note_failed(void)
+{
+	return noted_failure;
+}
+
 char *ps_strndup(const char *s, size_t n)
 {
 	size_t len = strnlen(s, n);

@@ -24,6 +24,14 @@ void ps_free(void *p);
 /* Zeroes <size> bytes at <p> (a key or token) in a way the compiler keeps, then frees it. */
 void ps_free_secret(void *p, size_t size);
 
+/* For a library whose allocator hook cannot report failure itself (cJSON returns NULL for a
+ * failed allocation and for bad input alike): ps_malloc_noted() is ps_malloc() that also
+ * remembers a failure for the calling thread; ps_alloc_note_reset() clears that note and
+ * ps_alloc_note_failed() reads it. */
+void *ps_malloc_noted(size_t size) PS_MUST_CHECK;
+void ps_alloc_note_reset(void);
+int ps_alloc_note_failed(void);
+
 /* Failure injection (tests only). After ps_alloc_fail_at(n), the n-th allocation from now
  * (1-based) fails and every later one succeeds; n = 0 turns injection off. */
 void ps_alloc_fail_at(uint64_t n);

@@ -11,6 +11,7 @@
  * is a whole number of milliseconds ("1.5ms" is refused rather than silently rounded).
  */
 #include "ps_parse.h"
+#include "ps_text.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -43,38 +44,13 @@ static bool has_space(const char *s)
 	return false;
 }
 
-/* Writes <s> (at most <n> bytes of it) into <out> for a message: quotes and backslashes
- * escaped, control bytes as \xNN, cut with "..." after QUOTE_MAX bytes of input. */
-static const char *quote_n(char out[QUOTE_MAX * 4 + 8], const char *s, size_t n)
+/* Writes <s> (at most <n> bytes of it, up to its NUL) into <out> for a message. */
+static const char *quote_n(char out[PS_QUOTE_BUF(QUOTE_MAX)], const char *s, size_t n)
 {
-	static const char hex[] = "0123456789abcdef";
-	size_t o = 0;
-	out[o++] = '"';
-	size_t i = 0;
-	for (; i < n && s[i] && i < QUOTE_MAX; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if (c == '"' || c == '\\') {
-			out[o++] = '\\';
-			out[o++] = (char)c;
-		} else if (c < 0x20 || c == 0x7f) {
-			out[o++] = '\\';
-			out[o++] = 'x';
-			out[o++] = hex[c >> 4];
-			out[o++] = hex[c & 15];
-		} else {
-			out[o++] = (char)c;
-		}
-	}
-	if (i < n && s[i]) {
-		memcpy(out + o, "...", 3);
-		o += 3;
-	}
-	out[o++] = '"';
-	out[o] = '\0';
-	return out;
+	return ps_text_quote(out, PS_QUOTE_BUF(QUOTE_MAX), s, strnlen(s, n), QUOTE_MAX);
 }
 
-static const char *quote(char out[QUOTE_MAX * 4 + 8], const char *s)
+static const char *quote(char out[PS_QUOTE_BUF(QUOTE_MAX)], const char *s)
 {
 	return quote_n(out, s, SIZE_MAX);
 }

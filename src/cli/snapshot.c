@@ -21,6 +21,7 @@
 #include "ps_alloc.h"
 #include "ps_clock.h"
 #include "ps_parse.h"
+#include "ps_text.h"
 
 /* metricServerDefaultMetricWindow: the sample window when a reading gives none. */
 #define SNAP_DEFAULT_WINDOW_MS ((int64_t)60 * 1000)
@@ -1263,34 +1264,11 @@ static enum ps_err parse_conditions(struct ctx *c, const cJSON *j, struct eng_ob
 
 /* ---- the document ---- */
 
-/* "<source>:<line>:<col>: invalid JSON near '...'" for a syntax error at byte <off>. */
+/* "<source>:<line>:<col>: <what> near '...'" for a syntax error at byte <off>. */
 static enum ps_err syntax_error(struct ctx *c, const char *text, size_t len, size_t off,
 				const char *what)
 {
-	size_t line = 1, col = 1;
-	for (size_t i = 0; i < off && i < len; i++) {
-		unsigned char ch = (unsigned char)text[i];
-		if (ch == '\n') {
-			line++;
-			col = 1;
-		} else if ((ch & 0xC0) != 0x80) {
-			col++; /* count characters, not UTF-8 continuation bytes */
-		}
-	}
-	char near[24];
-	size_t k = 0;
-	for (size_t i = off; i < len && k + 1 < sizeof(near); i++) {
-		unsigned char ch = (unsigned char)text[i];
-		if (ch == '\n' || ch == '\r')
-			break;
-		near[k++] = ch < 0x20 || ch == 0x7f ? '?' : (char)ch;
-	}
-	near[k] = '\0';
-	if (k == 0)
-		return ps_diag_set(c->diag, PS_EPARSE, "%s:%zu:%zu: %s at end of line", c->source,
-				   line, col, what);
-	return ps_diag_set(c->diag, PS_EPARSE, "%s:%zu:%zu: %s near '%s'", c->source, line, col,
-			   what, near);
+	return ps_text_syntax_error(c->diag, c->source, text, len, off, what);
 }
 
 static bool all_space(const char *p, size_t n)
@@ -1334,23 +1312,15 @@ static enum ps_err parse_document(struct ctx *c, const cJSON *root)
 	return PS_OK;
 }
 
-/* cJSON returns NULL both for bad JSON and for a failed allocation: the hook tells them apart. */
-static _Thread_local bool json_oom;
-
-static void *json_malloc(size_t size)
-{
-	void *p = ps_malloc(size);
-	if (!p)
-		json_oom = true;
-	return p;
-}
+/* cJSON returns NULL both for bad JSON and for a failed allocation: the noted allocator
+ * tells them apart. */
 
 enum ps_err snapshot_parse(const char *text, size_t len, const char *source,
 			   struct snapshot *out, struct ps_diag *diag)
 {
-	static cJSON_Hooks hooks = {json_malloc, ps_free};
+	static cJSON_Hooks hooks = {ps_malloc_noted, ps_free};
 	cJSON_InitHooks(&hooks);
-	json_oom = false;
+	ps_alloc_note_reset();
 	memset(out, 0, sizeof(*out));
 	struct ctx c = {.s = out, .diag = diag, .source = source ? source : "snapshot"};
 
@@ -1360,7 +1330,7 @@ enum ps_err snapshot_parse(const char *text, size_t len, const char *source,
 	const char *end = NULL;
 	out->json = cJSON_ParseWithLengthOpts(text, len, &end, false);
 	if (!out->json) {
-		if (json_oom)
+		if (ps_alloc_note_failed())
 			return ps_diag_set(diag, PS_ENOMEM, "%s: out of memory", c.source);
 		size_t off = end && end >= text ? (size_t)(end - text) : 0;
 		return syntax_error(&c, text, len, off, "invalid JSON");

@@ -19,6 +19,7 @@
 #include "ps_alloc.h"
 #include "ps_buf.h"
 #include "ps_parse.h"
+#include "ps_text.h"
 
 /* Bytes kept of one CSV field; a longer field cannot be a number we accept anyway. */
 #define FIELD_CAP 128
@@ -64,34 +65,10 @@ static bool ascii_ieq(const char *a, const char *b)
 	return *a == *b;
 }
 
-/* Writes at most <n> bytes of <s> into <out> in double quotes for a message, escaping quotes,
- * backslashes and control bytes, and cutting with "..." after QUOTE_MAX bytes. */
+/* Writes at most <n> bytes of <s> into <out> in double quotes for a message. */
 static const char *quote(char out[QUOTE_BUF], const char *s, size_t n)
 {
-	static const char hex[] = "0123456789abcdef";
-	size_t o = 0, i = 0;
-	out[o++] = '"';
-	for (; i < n && i < QUOTE_MAX; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if (c == '"' || c == '\\') {
-			out[o++] = '\\';
-			out[o++] = (char)c;
-		} else if (c < 0x20 || c == 0x7f) {
-			out[o++] = '\\';
-			out[o++] = 'x';
-			out[o++] = hex[c >> 4];
-			out[o++] = hex[c & 15];
-		} else {
-			out[o++] = (char)c;
-		}
-	}
-	if (i < n) {
-		memcpy(out + o, "...", 3);
-		o += 3;
-	}
-	out[o++] = '"';
-	out[o] = '\0';
-	return out;
+	return ps_text_quote(out, QUOTE_BUF, s, n, QUOTE_MAX);
 }
 
 /* Writes <ms> as seconds, with only the decimals it needs ("600", "600.5", "-0.25"). */
@@ -570,51 +547,6 @@ out_rows:
 
 /* ---- query_range JSON ---- */
 
-/* cJSON returns NULL both for bad JSON and for a failed allocation: the hook tells them apart.
- * The same pattern as src/cli/snapshot.c, which is above this layer, so it is repeated here
- * rather than shared. */
-static _Thread_local bool json_oom;
-
-static void *json_malloc(size_t size)
-{
-	void *p = ps_malloc(size);
-	if (!p)
-		json_oom = true;
-	return p;
-}
-
-static enum ps_err json_syntax(struct ps_diag *diag, const char *name, const char *text, size_t len,
-                               size_t off, const char *what)
-{
-	size_t line = 1, col = 1;
-	for (size_t i = 0; i < off && i < len; i++) {
-		unsigned char ch = (unsigned char)text[i];
-		if (ch == '\n') {
-			line++;
-			col = 1;
-		} else if ((ch & 0xC0) != 0x80) {
-			col++; /* count characters, not UTF-8 continuation bytes */
-		}
-	}
-	/* The same form as src/cli/snapshot.c: a short excerpt in single quotes, unescaped, so the
-	 * JSON reads as written. */
-	char near[24];
-	size_t k = 0;
-	for (size_t i = off; i < len && k + 1 < sizeof(near); i++) {
-		unsigned char ch = (unsigned char)text[i];
-		if (ch == '\n' || ch == '\r')
-			break;
-		near[k++] = ch < 0x20 || ch == 0x7f ? '?' : (char)ch;
-	}
-	near[k] = '\0';
-	if (off >= len)
-		return ps_diag_set(diag, PS_EPARSE, "%s:%zu:%zu: %s", name, line, col, what);
-	if (k == 0)
-		return ps_diag_set(diag, PS_EPARSE, "%s:%zu:%zu: %s at end of line", name, line,
-		                   col, what);
-	return ps_diag_set(diag, PS_EPARSE, "%s:%zu:%zu: %s near '%s'", name, line, col, what,
-	                   near);
-}
 
 static const char *json_type(const cJSON *j)
 {
@@ -775,7 +707,7 @@ enum ps_err trace_from_query_range_text(const char *text, size_t len, const char
                                         struct trace *out, struct ps_diag *diag)
 {
 	PS_ASSERT(out && (text || len == 0));
-	static cJSON_Hooks hooks = {json_malloc, ps_free};
+	static cJSON_Hooks hooks = {ps_malloc_noted, ps_free};
 	const char *name = source ? source : default_source;
 	start(out, name);
 	if (!text)
@@ -789,19 +721,19 @@ enum ps_err trace_from_query_range_text(const char *text, size_t len, const char
 		                   "%s: empty file (expected a Prometheus query_range response)",
 		                   name);
 	cJSON_InitHooks(&hooks);
-	json_oom = false;
+	ps_alloc_note_reset();
 	const char *end = NULL;
 	cJSON *root = cJSON_ParseWithLengthOpts(text, len, &end, false);
 	if (!root) {
-		if (json_oom)
+		if (ps_alloc_note_failed())
 			return ps_diag_set(diag, PS_ENOMEM, "%s: out of memory", name);
 		size_t off = end && end >= text ? (size_t)(end - text) : 0;
 		/* cJSON reports an input that stops early at its last byte: when that byte is
 		 * white space, the input was cut short. */
 		if (off + 1 == len && is_space(text[off]))
-			return json_syntax(diag, name, text, len, len,
+			return ps_text_syntax_error(diag, name, text, len, len,
 			                   "invalid JSON: the input ends too early");
-		return json_syntax(diag, name, text, len, off, "invalid JSON");
+		return ps_text_syntax_error(diag, name, text, len, off, "invalid JSON");
 	}
 	struct rows r = {0};
 	enum ps_err err;
@@ -809,7 +741,7 @@ enum ps_err trace_from_query_range_text(const char *text, size_t len, const char
 	if (off < len && !all_space(text + off, len - off)) {
 		while (off < len && is_space(text[off]))
 			off++;
-		err = json_syntax(diag, name, text, len, off,
+		err = ps_text_syntax_error(diag, name, text, len, off,
 		                  "unexpected data after the JSON object");
 		goto out_json;
 	}

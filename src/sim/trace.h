@@ -70,7 +70,7 @@ PS_MUST_CHECK enum ps_err trace_load_csv(const char *path, struct trace *out, st
 /* Reads the file at <path> (borrowed) holding a Prometheus query_range response body. Returns
  * and ownership as trace_load_csv(); PS_EPARSE also for an error envelope (the message carries
  * `errorType: error`), for JSON syntax (`<path>:<line>:<col>: ...`) and for a response that is
- * not one matrix series (`<path>: <JSON path>: ...`). Sets the cJSON hooks (see trace.c), so it
+ * not one matrix series (`<path>: <JSON path>: ...`). Sets the cJSON hooks (ps_malloc_noted), so it
  * must not run while another thread parses JSON with different hooks. */
 PS_MUST_CHECK enum ps_err trace_load_query_range(const char *path, struct trace *out,
                                                  struct ps_diag *diag);
