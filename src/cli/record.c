@@ -179,6 +179,7 @@ static const struct eng_condition *rule_condition(const struct eng_decision *d)
 		return find_condition(d, ENG_COND_SCALING_ACTIVE);
 	case ENG_RULE_METRICS:
 	case ENG_RULE_TOLERANCE:
+	case ENG_RULE_FORECAST:
 		return NULL;
 	}
 	return NULL;
@@ -239,6 +240,18 @@ static void json_row(struct jw *w, const struct eng_metric_spec *m, const struct
 		jw_null(w, "proposal");
 		jw_str(w, "error", r->error);
 		jw_str(w, "failureReason", r->failure_reason);
+	}
+	if (r->forecast_use == ENG_FORECAST_NONE) {
+		jw_null(w, "forecast");
+	} else {
+		jw_open(w, "forecast", '{');
+		jw_str(w, "use", eng_forecast_use_name(r->forecast_use));
+		jw_quantity(w, "value", r->forecast_milli);
+		if (r->has_forecast_proposal)
+			jw_int(w, "proposal", r->forecast_proposal);
+		else
+			jw_null(w, "proposal");
+		jw_close(w, '}');
 	}
 	jw_open(w, "pods", '{');
 	jw_int(w, "ready", r->ready_pods);
@@ -369,16 +382,32 @@ static bool per_pod(const struct eng_metric_spec *m)
 	       m->source == ENG_SRC_PODS;
 }
 
+/* "-", or "<value> -> <proposal> (<use>)" for a metric with a forecast. */
+static void forecast_text(const struct eng_metric_row *r, char *buf, size_t size)
+{
+	if (r->forecast_use == ENG_FORECAST_NONE) {
+		snprintf(buf, size, "-");
+		return;
+	}
+	char q[32];
+	ps_format_quantity_milli(r->forecast_milli, q, sizeof(q));
+	if (r->has_forecast_proposal)
+		snprintf(buf, size, "%s -> %d (%s)", q, (int)r->forecast_proposal,
+		         eng_forecast_use_name(r->forecast_use));
+	else
+		snprintf(buf, size, "%s (%s)", q, eng_forecast_use_name(r->forecast_use));
+}
+
 static enum ps_err write_metrics(FILE *out, const struct eng_spec *spec, const struct eng_decision *d)
 {
 	size_t n = row_count(spec, d);
-	struct table t = {.n_cols = 7, .n_rows = n + 1};
+	struct table t = {.n_cols = 8, .n_rows = n + 1};
 	t.cells = ps_calloc(n + 1, sizeof(*t.cells));
 	if (!t.cells)
 		return PS_ENOMEM;
 	static const char *const head[] = {"METRIC", "TYPE",     "TARGET",
 					   "CURRENT", "RATIO",   "PROPOSAL",
-					   "PODS ready/unready/missing/ignored"};
+					   "FORECAST", "PODS ready/unready/missing/ignored"};
 	for (size_t c = 0; c < t.n_cols; c++)
 		cell(&t, 0, c, "%s", head[c]);
 	bool any_failed = false;
@@ -402,11 +431,13 @@ static enum ps_err write_metrics(FILE *out, const struct eng_spec *spec, const s
 			cell(&t, i + 1, 4, "-");
 			cell(&t, i + 1, 5, "failed");
 		}
+		forecast_text(r, buf, sizeof(buf));
+		cell(&t, i + 1, 6, "%s", buf);
 		if (per_pod(m))
-			cell(&t, i + 1, 6, "%d/%d/%d/%d", (int)r->ready_pods, (int)r->unready_pods,
+			cell(&t, i + 1, 7, "%d/%d/%d/%d", (int)r->ready_pods, (int)r->unready_pods,
 			     (int)r->missing_pods, (int)r->ignored_pods);
 		else
-			cell(&t, i + 1, 6, "-");
+			cell(&t, i + 1, 7, "-");
 	}
 	fputc('\n', out);
 	table_print(out, &t);

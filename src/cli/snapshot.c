@@ -1027,6 +1027,24 @@ static enum ps_err parse_values(struct ctx *c, const cJSON *j, struct eng_readin
 	return PS_OK;
 }
 
+/* "forecast": {"value": quantity, "use": "scale" | "observe" | "fallback"} */
+static enum ps_err parse_forecast(struct ctx *c, const cJSON *j, struct eng_reading *r)
+{
+	if (!cJSON_IsObject(j))
+		return want(c, j, "an object");
+	enum ps_err err = CHECK_KEYS(c, j, "value", "use");
+	if (err)
+		return err;
+	size_t use = 0;
+	BY_KEY(val_quantity, c, j, "value", true, NULL, &r->forecast_milli);
+	BY_KEY(val_enum, c, j, "use", false, NULL,
+	       (const char *const[]){"scale", "observe", "fallback"}, 3, &use);
+	static const enum eng_forecast_use uses[] = {ENG_FORECAST_ACT, ENG_FORECAST_OBSERVE,
+	                                             ENG_FORECAST_FALLBACK};
+	r->forecast_use = uses[use];
+	return PS_OK;
+}
+
 static enum ps_err parse_reading(struct ctx *c, const cJSON *j, const struct eng_metric_spec *m,
 				 const struct pod_index *ix, struct eng_reading *r)
 {
@@ -1045,7 +1063,7 @@ static enum ps_err parse_reading(struct ctx *c, const cJSON *j, const struct eng
 		return PS_OK;
 	}
 	if (per_pod) {
-		err = CHECK_KEYS(c, j, "pods", "timestamp", "window", "error");
+		err = CHECK_KEYS(c, j, "pods", "timestamp", "window", "forecast", "error");
 		if (err)
 			return err;
 		struct sample_defaults def = {c->s->obs.now_ms, SNAP_DEFAULT_WINDOW_MS};
@@ -1056,14 +1074,14 @@ static enum ps_err parse_reading(struct ctx *c, const cJSON *j, const struct eng
 				    "a %s metric needs \"pods\" (a value per pod) or \"error\"", src);
 		BY_KEY(parse_pod_samples, c, j, "pods", true, NULL, ix, &def, r);
 	} else if (m->source == ENG_SRC_OBJECT) {
-		err = CHECK_KEYS(c, j, "value", "error");
+		err = CHECK_KEYS(c, j, "value", "forecast", "error");
 		if (err)
 			return err;
 		if (!field(j, "value"))
 			return fail(c, PS_EPARSE, "an Object metric needs \"value\" or \"error\"");
 		BY_KEY(val_quantity, c, j, "value", true, NULL, &r->value_milli);
 	} else {
-		err = CHECK_KEYS(c, j, "values", "error");
+		err = CHECK_KEYS(c, j, "values", "forecast", "error");
 		if (err)
 			return err;
 		if (!field(j, "values"))
@@ -1072,6 +1090,7 @@ static enum ps_err parse_reading(struct ctx *c, const cJSON *j, const struct eng
 				    "or \"error\"");
 		BY_KEY(parse_values, c, j, "values", true, NULL, r);
 	}
+	BY_KEY(parse_forecast, c, j, "forecast", false, NULL, r);
 	return PS_OK;
 }
 

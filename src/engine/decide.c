@@ -1,6 +1,7 @@
 /* decide.c -- one reconcile of the HPA controller as a pure function: short-circuits, the
  * per-metric proposals and their maximum, normalization, and the status conditions
  * (horizontal.go reconcileAutoscaler; SEMANTICS.md sections 3, 4, 10, 13 and 14). */
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -252,14 +253,68 @@ static enum ps_err compute_metric(const struct eng_spec *spec, const struct eng_
 	return ps_diag_set(diag, PS_EINVAL, "unknown metric source type");
 }
 
+/* The replicas a metric's forecast asks for: the same calculation as the metric's, with the
+ * forecast in place of the reading. Per-pod metrics scale their usage ratio by forecast/current
+ * and multiply by the ready pods, as a rebalance-free GetResourceReplicas would. Returns false
+ * when no proposal can be made (no forecast, a failed row, no usage to scale from). */
+static bool forecast_proposal(const struct eng_metric_spec *ms, const struct eng_reading *rd,
+                              struct eng_tolerances tol, const struct eng_observation *obs,
+                              const struct eng_metric_row *row, int32_t *out)
+{
+	const struct eng_target *t = &ms->target;
+	int64_t fc = rd->forecast_milli;
+	struct eng_calc c;
+	enum ps_err e;
+	switch (ms->source) {
+	case ENG_SRC_OBJECT:
+		if (t->type == ENG_TARGET_VALUE && t->has_value)
+			e = eng_calc_object(tol, obs->spec_replicas, fc, t->value_milli, obs->pods,
+			                    obs->n_pods, &c, NULL);
+		else
+			e = eng_calc_object_per_pod(tol, obs->status_replicas, fc,
+			                            t->average_value_milli, &c, NULL);
+		break;
+	case ENG_SRC_EXTERNAL:
+		if (t->has_average_value)
+			e = eng_calc_external_per_pod(tol, obs->status_replicas, &fc, 1,
+			                              t->average_value_milli, &c, NULL);
+		else
+			e = eng_calc_external(tol, obs->spec_replicas, &fc, 1, t->value_milli,
+			                      obs->pods, obs->n_pods, &c, NULL);
+		break;
+	case ENG_SRC_RESOURCE:
+	case ENG_SRC_CONTAINER_RESOURCE:
+	case ENG_SRC_PODS: {
+		if (row->current_milli <= 0 || row->ready_pods <= 0)
+			return false;
+		double ratio = row->ratio * ((double)fc / (double)row->current_milli);
+		if (eng_tolerances_within(tol, ratio)) {
+			*out = obs->spec_replicas;
+			return true;
+		}
+		double x = ceil(ratio * (double)row->ready_pods);
+		*out = x >= (double)INT32_MAX ? INT32_MAX : x <= 0 ? 0 : (int32_t)x;
+		return true;
+	}
+	case ENG_SRC_UNKNOWN:
+	default:
+		return false;
+	}
+	if (e)
+		return false;
+	*out = c.replicas;
+	return true;
+}
+
 /* computeReplicasForMetrics: the maximum of the valid proposals, or -1 when no metric is
  * valid or an invalid one would let a scale-down through. Sets ScalingActive. Returns the
  * index of the metric that gave the maximum in <*winner> (or -1). */
 static int32_t compute_metrics(const struct eng_spec *spec, const struct eng_params *p,
                                const struct eng_observation *obs, struct eng_scratch *s,
-                               struct eng_decision *d, int *winner)
+                               struct eng_decision *d, int *winner, bool *by_forecast)
 {
 	struct eng_tolerances tol = eng_tolerances_for(spec, p);
+	*by_forecast = false;
 	int32_t replicas = 0;
 	size_t invalid = 0;
 	int first_invalid = -1;
@@ -285,6 +340,21 @@ static int32_t compute_metrics(const struct eng_spec *spec, const struct eng_par
 		if (replicas == 0 || row->proposal > replicas) {
 			replicas = row->proposal;
 			*winner = (int)i;
+			*by_forecast = false;
+		}
+		const struct eng_reading *rd = &obs->readings[i];
+		row->forecast_use = rd->forecast_use;
+		if (rd->forecast_use == ENG_FORECAST_NONE)
+			continue;
+		row->forecast_milli = rd->forecast_milli;
+		row->has_forecast_proposal = forecast_proposal(&spec->metrics[i], rd, tol, obs, row,
+		                                               &row->forecast_proposal);
+		/* Only a forecast in scale mode takes part, and only ever upwards: the maximum. */
+		if (rd->forecast_use == ENG_FORECAST_ACT && row->has_forecast_proposal &&
+		    row->forecast_proposal > replicas) {
+			replicas = row->forecast_proposal;
+			*winner = (int)i;
+			*by_forecast = true;
 		}
 	}
 	if (invalid > 0) {
@@ -487,7 +557,8 @@ enum ps_err eng_decide(const struct eng_spec *spec, const struct eng_params *p,
 			return PS_OK;
 		}
 		int winner;
-		int32_t metric = compute_metrics(spec, p, obs, s, d, &winner);
+		bool by_forecast;
+		int32_t metric = compute_metrics(spec, p, obs, s, d, &winner, &by_forecast);
 		d->metric_replicas = metric;
 		if (metric == -1) {
 			/* No scaling: status keeps the current count. */
@@ -502,12 +573,13 @@ enum ps_err eng_decide(const struct eng_spec *spec, const struct eng_params *p,
 			rescale_metric = winner >= 0 ? d->rows[winner].label : "";
 		}
 		if (desired > current)
-			snprintf(d->reason, sizeof(d->reason), "%s above target", rescale_metric);
+			snprintf(d->reason, sizeof(d->reason), "%s%s above target", rescale_metric,
+			         by_forecast ? " forecast" : "");
 		if (desired < current)
 			snprintf(d->reason, sizeof(d->reason), "All metrics below target");
 
-		d->rule = ENG_RULE_METRICS;
-		if (desired == current && winner >= 0 &&
+		d->rule = by_forecast ? ENG_RULE_FORECAST : ENG_RULE_METRICS;
+		if (!by_forecast && desired == current && winner >= 0 &&
 		    eng_tolerances_within(eng_tolerances_for(spec, p), d->rows[winner].ratio))
 			d->rule = ENG_RULE_TOLERANCE;
 		int32_t pre = desired;

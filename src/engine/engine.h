@@ -55,6 +55,7 @@ void eng_rescale_failed(struct eng_decision *out, const char *msg);
 /* Human names of enum values, for records and logs. */
 const char *eng_rule_name(enum eng_rule r);
 const char *eng_cond_type_name(enum eng_cond_type t);
+const char *eng_forecast_use_name(enum eng_forecast_use u);
 const char *eng_source_name(enum eng_source s);
 const char *eng_target_type_name(enum eng_target_type t);
 const char *eng_select_name(enum eng_select s);

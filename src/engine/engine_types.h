@@ -165,6 +165,14 @@ struct eng_sample {
 	int64_t window_ms;
 };
 
+/* How a metric's forecast takes part in a decision. */
+enum eng_forecast_use {
+	ENG_FORECAST_NONE,     /* no forecast for this metric */
+	ENG_FORECAST_ACT,      /* the forecast proposal joins the maximum (mode: scale) */
+	ENG_FORECAST_OBSERVE,  /* computed and reported, never acted on (mode: observe) */
+	ENG_FORECAST_FALLBACK, /* the forecaster does worse than seasonal-naive: reported, not used */
+};
+
 /* The reading of one metric of the spec, as the metric source returned it. */
 struct eng_reading {
 	bool failed;       /* the source returned an error */
@@ -179,6 +187,11 @@ struct eng_reading {
 	/* External: every matching series; they are summed. */
 	size_t n_values;
 	const int64_t *values_milli;
+	/* The forecast of this reading over the decision horizon (the upper bound of forecast.h),
+	 * in the reading's own form: the Object value, the External sum, or the per-pod average
+	 * for Resource, ContainerResource and Pods metrics. */
+	enum eng_forecast_use forecast_use;
+	int64_t forecast_milli;
 };
 
 enum eng_cond_type {
@@ -267,6 +280,7 @@ enum eng_rule {
 	ENG_RULE_SCALING_DISABLED, /* current is 0 and scaling from zero is not allowed */
 	ENG_RULE_METRICS_FAILED,   /* no valid metric, or an invalid one blocks a scale-down */
 	ENG_RULE_INVALID_SELECTOR,
+	ENG_RULE_FORECAST,         /* a metric's forecast proposal was the maximum */
 };
 
 struct eng_metric_row {
@@ -280,6 +294,10 @@ struct eng_metric_row {
 	int32_t utilization; /* percent of request, Utilization targets */
 	double ratio;        /* usage ratio before rebalancing */
 	int32_t ready_pods, unready_pods, missing_pods, ignored_pods;
+	enum eng_forecast_use forecast_use;
+	bool has_forecast_proposal;  /* forecast_proposal was computed */
+	int64_t forecast_milli;      /* the forecast the proposal came from */
+	int32_t forecast_proposal;   /* replicas the forecast asks for */
 };
 
 struct eng_decision {

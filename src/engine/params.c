@@ -170,8 +170,25 @@ const char *eng_rule_name(enum eng_rule r)
 		return "metrics failed";
 	case ENG_RULE_INVALID_SELECTOR:
 		return "invalid selector";
+	case ENG_RULE_FORECAST:
+		return "forecast";
 	}
 	return "unknown";
+}
+
+const char *eng_forecast_use_name(enum eng_forecast_use u)
+{
+	switch (u) {
+	case ENG_FORECAST_NONE:
+		return "none";
+	case ENG_FORECAST_ACT:
+		return "scale";
+	case ENG_FORECAST_OBSERVE:
+		return "observe";
+	case ENG_FORECAST_FALLBACK:
+		return "fallback";
+	}
+	return "none";
 }
 
 const char *eng_cond_type_name(enum eng_cond_type t)

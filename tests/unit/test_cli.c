@@ -354,6 +354,24 @@ Test(cli, recommend_sizes_an_external_average_value_metric)
 	cJSON_Delete(j);
 }
 
+Test(cli, recommend_acts_on_a_forecast_ahead_of_the_load)
+{
+	/* Reactive: 210 over 30 per replica with 5 status replicas: ratio 210/150 = 1.4 ->
+	 * ceil(210/30) = 7. Forecast 300: ratio 300/150 = 2 -> ceil(300/30) = 10, the maximum.
+	 * Legacy path: stabilization max(10, seeded 5) = 10; cap max(2*5, 4) = 10. */
+	check_example(&(struct expect){"forecast-ahead.json", 5, 10, true, ENG_RULE_FORECAST, 10,
+				       10, "external metric queue_depth forecast above target",
+				       NULL});
+	cJSON *j = recommend_json("forecast-ahead.json");
+	const cJSON *m = cJSON_GetArrayItem(item(j, "metrics"), 0);
+	cr_assert_eq(item(m, "proposal")->valueint, 7);
+	const cJSON *fc = item(m, "forecast");
+	cr_assert_str_eq(item(fc, "use")->valuestring, "scale");
+	cr_assert_str_eq(item(fc, "value")->valuestring, "300");
+	cr_assert_eq(item(fc, "proposal")->valueint, 10);
+	cJSON_Delete(j);
+}
+
 Test(cli, recommend_lets_a_failing_metric_block_a_scale_down)
 {
 	/* CPU: 6 x 200m of 6 x 1000m = 20 % against 50 % -> ratio 0.4 -> ceil(0.4*6) = 3 < 6.

@@ -515,3 +515,71 @@ Test(engine, allocates_nothing_during_a_decision)
 	cr_assert_eq(ps_alloc_count(), before);
 	world_release(&w);
 }
+
+Test(engine, lets_a_forecast_in_scale_mode_raise_the_count)
+{
+	struct world w;
+	world_init(&w, 3, 1, 20);
+	/* Reactive: 8600 over 2150 per pod with 3 replicas -> ceil(4.0) = 4. The forecast of
+	 * 12900 -> ratio 12900/(2150*3) = 2 -> ceil(12900/2150) = 6; the maximum wins. Legacy cap
+	 * max(2*3, 4) = 6 lets it through. */
+	add_external(&w, 8600, 2150, true);
+	w.readings[0].forecast_use = ENG_FORECAST_ACT;
+	w.readings[0].forecast_milli = 12900;
+	decide(&w);
+	cr_assert_eq(w.d.rows[0].proposal, 4);
+	cr_assert(w.d.rows[0].has_forecast_proposal);
+	cr_assert_eq(w.d.rows[0].forecast_proposal, 6);
+	cr_assert_eq(w.d.desired_replicas, 6);
+	cr_assert_eq(w.d.rule, ENG_RULE_FORECAST);
+	cr_assert_str_eq(w.d.reason, "external metric queue forecast above target");
+	world_release(&w);
+}
+
+Test(engine, reports_an_observed_or_fallen_back_forecast_without_acting_on_it)
+{
+	struct world w;
+	world_init(&w, 3, 1, 20);
+	add_external(&w, 8600, 2150, true);
+	w.readings[0].forecast_milli = 12900;
+	w.readings[0].forecast_use = ENG_FORECAST_OBSERVE;
+	decide(&w);
+	cr_assert_eq(w.d.rows[0].forecast_proposal, 6);
+	cr_assert_eq(w.d.desired_replicas, 4);
+	cr_assert_eq(w.d.rows[0].forecast_use, ENG_FORECAST_OBSERVE);
+	w.readings[0].forecast_use = ENG_FORECAST_FALLBACK;
+	decide(&w);
+	cr_assert_eq(w.d.desired_replicas, 4);
+	cr_assert_eq(w.d.rows[0].forecast_use, ENG_FORECAST_FALLBACK);
+	world_release(&w);
+}
+
+Test(engine, never_lets_a_low_forecast_lower_the_reactive_count)
+{
+	struct world w;
+	world_init(&w, 3, 1, 20);
+	/* Reactive 4 (as above); a forecast of 2150 proposes ceil(1.0) = 1: ignored. */
+	add_external(&w, 8600, 2150, true);
+	w.readings[0].forecast_use = ENG_FORECAST_ACT;
+	w.readings[0].forecast_milli = 2150;
+	decide(&w);
+	cr_assert_eq(w.d.rows[0].forecast_proposal, 1);
+	cr_assert_eq(w.d.desired_replicas, 4);
+	cr_assert_eq(w.d.rule, ENG_RULE_METRICS);
+	world_release(&w);
+}
+
+Test(engine, scales_a_per_pod_forecast_through_the_usage_ratio)
+{
+	struct world w;
+	world_init(&w, 4, 1, 20);
+	/* 4 pods at 500m = 50% of 50% -> ratio 1.0 -> 4. A forecast average of 1000m doubles the
+	 * ratio: ceil(2.0 * 4 ready) = 8; legacy cap max(8, 4) = 8. */
+	add_cpu(&w, 50, (int64_t[]){500, 500, 500, 500});
+	w.readings[0].forecast_use = ENG_FORECAST_ACT;
+	w.readings[0].forecast_milli = 1000;
+	decide(&w);
+	cr_assert_eq(w.d.rows[0].forecast_proposal, 8);
+	cr_assert_eq(w.d.desired_replicas, 8);
+	world_release(&w);
+}
