@@ -283,6 +283,10 @@ enum ps_err record_write_json(FILE *out, const struct eng_spec *spec, const stru
 		jw_null(&w, "metricReplicas");
 		jw_null(&w, "stabilizedReplicas");
 	}
+	if (has_metric_replicas(d) && d->forecast_replicas >= 0)
+		jw_int(&w, "forecastReplicas", d->forecast_replicas);
+	else
+		jw_null(&w, "forecastReplicas");
 	jw_open(&w, "conditions", '[');
 	for (size_t i = 0; i < d->n_conditions; i++) {
 		const struct eng_condition *c = &d->conditions[i];
@@ -493,7 +497,13 @@ enum ps_err record_write_table(FILE *out, const struct eng_spec *spec,
 		fprintf(out, "BOUND BY         %s (%s)\n", eng_rule_name(d->rule), rc->reason);
 	else
 		fprintf(out, "BOUND BY         %s\n", eng_rule_name(d->rule));
-	if (has_metric_replicas(d))
+	if (has_metric_replicas(d) && d->forecast_replicas >= 0)
+		fprintf(out,
+			"STEPS            metrics %d \u2192 stabilized %d \u2192 forecast %d \u2192 "
+			"desired %d\n",
+			(int)d->metric_replicas, (int)d->stabilized_replicas,
+			(int)d->forecast_replicas, (int)d->desired_replicas);
+	else if (has_metric_replicas(d))
 		fprintf(out, "STEPS            metrics %d \u2192 stabilized %d \u2192 desired %d\n",
 			(int)d->metric_replicas, (int)d->stabilized_replicas,
 			(int)d->desired_replicas);

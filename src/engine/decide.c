@@ -311,10 +311,12 @@ static bool forecast_proposal(const struct eng_metric_spec *ms, const struct eng
  * index of the metric that gave the maximum in <*winner> (or -1). */
 static int32_t compute_metrics(const struct eng_spec *spec, const struct eng_params *p,
                                const struct eng_observation *obs, struct eng_scratch *s,
-                               struct eng_decision *d, int *winner, bool *by_forecast)
+                               struct eng_decision *d, int *winner, int32_t *fc_replicas,
+                               int *fc_winner)
 {
 	struct eng_tolerances tol = eng_tolerances_for(spec, p);
-	*by_forecast = false;
+	*fc_replicas = -1;
+	*fc_winner = -1;
 	int32_t replicas = 0;
 	size_t invalid = 0;
 	int first_invalid = -1;
@@ -340,7 +342,6 @@ static int32_t compute_metrics(const struct eng_spec *spec, const struct eng_par
 		if (replicas == 0 || row->proposal > replicas) {
 			replicas = row->proposal;
 			*winner = (int)i;
-			*by_forecast = false;
 		}
 		const struct eng_reading *rd = &obs->readings[i];
 		row->forecast_use = rd->forecast_use;
@@ -349,12 +350,12 @@ static int32_t compute_metrics(const struct eng_spec *spec, const struct eng_par
 		row->forecast_milli = rd->forecast_milli;
 		row->has_forecast_proposal = forecast_proposal(&spec->metrics[i], rd, tol, obs, row,
 		                                               &row->forecast_proposal);
-		/* Only a forecast in scale mode takes part, and only ever upwards: the maximum. */
+		/* Only a forecast in scale mode takes part: the largest one, applied after
+		 * stabilization (see eng_decide). */
 		if (rd->forecast_use == ENG_FORECAST_ACT && row->has_forecast_proposal &&
-		    row->forecast_proposal > replicas) {
-			replicas = row->forecast_proposal;
-			*winner = (int)i;
-			*by_forecast = true;
+		    row->forecast_proposal > *fc_replicas) {
+			*fc_replicas = row->forecast_proposal;
+			*fc_winner = (int)i;
 		}
 	}
 	if (invalid > 0) {
@@ -379,7 +380,8 @@ static int32_t compute_metrics(const struct eng_spec *spec, const struct eng_par
 
 static int32_t normalize_legacy(const struct eng_spec *spec, const struct eng_params *p,
                                 struct eng_history *h, int32_t current, int32_t pre, int32_t min,
-                                int64_t now_ms, struct eng_decision *d, const char **limit_reason)
+                                int32_t floor, int64_t now_ms, struct eng_decision *d,
+                                const char **limit_reason)
 {
 	int32_t stab = eng_stabilize_legacy(h, p->downscale_window_ms, pre, now_ms);
 	d->stabilized_replicas = stab;
@@ -391,6 +393,8 @@ static int32_t normalize_legacy(const struct eng_spec *spec, const struct eng_pa
 		set_cond(d, ENG_COND_ABLE_TO_SCALE, true, "ReadyForNewScale",
 		         "recommended size matches current size");
 	const char *why;
+	if (floor > stab)
+		stab = floor;
 	int32_t desired =
 	    eng_legacy_rules(current, stab, min, spec->max_replicas, p->scale_up_limit_factor,
 	                     p->scale_up_limit_minimum, &why);
@@ -416,7 +420,8 @@ static const char *limit_message(const char *reason)
 
 static int32_t normalize_behavior(const struct eng_spec *spec, const struct eng_params *p,
                                   struct eng_history *h, int32_t current, int32_t pre, int32_t min,
-                                  int64_t now_ms, struct eng_decision *d, const char **limit_reason)
+                                  int32_t floor, int64_t now_ms, struct eng_decision *d,
+                                  const char **limit_reason)
 {
 	struct eng_behavior b = spec->behavior;
 	eng_behavior_default(&b);
@@ -439,6 +444,8 @@ static int32_t normalize_behavior(const struct eng_spec *spec, const struct eng_
 	else
 		set_cond(d, ENG_COND_ABLE_TO_SCALE, true, "ReadyForNewScale",
 		         "recommended size matches current size");
+	if (floor > stab)
+		stab = floor;
 	int32_t desired =
 	    eng_behavior_rate(&b, h, current, stab, min, spec->max_replicas, now_ms, &why);
 	*limit_reason = why;
@@ -493,6 +500,7 @@ enum ps_err eng_decide(const struct eng_spec *spec, const struct eng_params *p,
 	const int32_t min = min_replicas(spec);
 	d->current_replicas = current;
 	d->metric_replicas = -1;
+	d->forecast_replicas = -1;
 	d->stabilized_replicas = current;
 
 	set_cond(d, ENG_COND_ABLE_TO_SCALE, true, "SucceededGetScale",
@@ -556,9 +564,10 @@ enum ps_err eng_decide(const struct eng_spec *spec, const struct eng_params *p,
 			d->desired_replicas = current;
 			return PS_OK;
 		}
-		int winner;
-		bool by_forecast;
-		int32_t metric = compute_metrics(spec, p, obs, s, d, &winner, &by_forecast);
+		int winner, fc_winner;
+		int32_t fc;
+		int32_t metric = compute_metrics(spec, p, obs, s, d, &winner, &fc, &fc_winner);
+		d->forecast_replicas = fc;
 		d->metric_replicas = metric;
 		if (metric == -1) {
 			/* No scaling: status keeps the current count. */
@@ -573,24 +582,33 @@ enum ps_err eng_decide(const struct eng_spec *spec, const struct eng_params *p,
 			rescale_metric = winner >= 0 ? d->rows[winner].label : "";
 		}
 		if (desired > current)
-			snprintf(d->reason, sizeof(d->reason), "%s%s above target", rescale_metric,
-			         by_forecast ? " forecast" : "");
+			snprintf(d->reason, sizeof(d->reason), "%s above target", rescale_metric);
 		if (desired < current)
 			snprintf(d->reason, sizeof(d->reason), "All metrics below target");
 
-		d->rule = by_forecast ? ENG_RULE_FORECAST : ENG_RULE_METRICS;
-		if (!by_forecast && desired == current && winner >= 0 &&
+		d->rule = ENG_RULE_METRICS;
+		if (desired == current && winner >= 0 &&
 		    eng_tolerances_within(eng_tolerances_for(spec, p), d->rows[winner].ratio))
 			d->rule = ENG_RULE_TOLERANCE;
 		int32_t pre = desired;
 		const char *limit;
+		/* The forecast proposal joins after stabilization: the recommendation history keeps
+		 * the reactive values, so scale-down follows the reactive path and its windows,
+		 * while a forecast above them raises the count (through the rate limits). */
 		if (!spec->has_behavior)
-			desired = normalize_legacy(spec, p, h, current, pre, min, now, d, &limit);
+			desired = normalize_legacy(spec, p, h, current, pre, min, fc, now, d, &limit);
 		else
-			desired = normalize_behavior(spec, p, h, current, pre, min, now, d, &limit);
+			desired = normalize_behavior(spec, p, h, current, pre, min, fc, now, d, &limit);
+		int32_t raised = fc > d->stabilized_replicas ? fc : d->stabilized_replicas;
 		if (d->stabilized_replicas != pre)
 			d->rule = ENG_RULE_STABILIZATION;
-		if (desired != d->stabilized_replicas)
+		if (raised != d->stabilized_replicas) {
+			d->rule = ENG_RULE_FORECAST;
+			if (desired > current)
+				snprintf(d->reason, sizeof(d->reason), "%s forecast above target",
+				         d->rows[fc_winner].label);
+		}
+		if (desired != raised)
 			d->rule = rule_for_limit(limit);
 		if (current == 0 && min != 0 && stz && desired < min) {
 			desired = min;

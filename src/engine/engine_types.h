@@ -307,6 +307,8 @@ struct eng_decision {
 	bool computed;               /* the metrics were evaluated */
 	int32_t metric_replicas;     /* the multi-metric maximum, before normalization (-1: none) */
 	int32_t stabilized_replicas; /* after stabilization, before rate limits and min/max */
+	int32_t forecast_replicas;   /* the largest acting forecast proposal (-1: none); it raises
+	                              * the stabilized count before rate limits and min/max */
 	enum eng_rule rule;
 	bool error; /* some metric failed (HPA's reconcile error) */
 	char error_msg[ENG_LONG_MSG_MAX];

@@ -435,6 +435,12 @@ static double select_kth(double *a, size_t n, size_t k)
 enum ps_err fc_forecast(struct fc_model *m, int64_t horizon_ms, struct fc_forecast *out,
                         struct ps_diag *diag)
 {
+	return fc_forecast_range(m, 0, horizon_ms, out, diag);
+}
+
+enum ps_err fc_forecast_range(struct fc_model *m, int64_t from_ms, int64_t horizon_ms,
+                              struct fc_forecast *out, struct ps_diag *diag)
+{
 	memset(out, 0, sizeof(*out));
 	if (!fc_ready(m))
 		return ps_diag_set(diag, PS_ENODATA,
@@ -452,8 +458,14 @@ enum ps_err fc_forecast(struct fc_model *m, int64_t horizon_ms, struct fc_foreca
 			    (long long)horizon_ms, (long long)m->cfg.horizon_ms);
 		n_steps = (size_t)s;
 	}
+	/* The first step whose time is at or after from_ms (at least one step ahead). */
+	size_t first = 1;
+	if (from_ms > 0) {
+		int64_t f = from_ms / m->cfg.step_ms + (from_ms % m->cfg.step_ms != 0);
+		first = f < 1 ? 1 : (size_t)f > n_steps ? n_steps : (size_t)f;
+	}
 	const struct fc_cand *c = &m->cand[m->chosen];
-	fc_cand_path(c, n_steps, &out->peak, &out->point_at_horizon);
+	fc_cand_path(c, first, n_steps, &out->peak, &out->point_at_horizon);
 	out->model_used = c->kind;
 	out->origin_ms = m->last_slot * m->cfg.step_ms;
 

@@ -253,6 +253,12 @@ bool fc_ready(const struct fc_model *m);
  * tracked). <diag> may be NULL. */
 PS_MUST_CHECK enum ps_err fc_forecast(struct fc_model *m, int64_t horizon_ms,
                                       struct fc_forecast *out, struct ps_diag *diag);
+/* fc_forecast() with the peak taken only over the steps from <from_ms> to <horizon_ms> after
+ * the last sample (at least the last step): the window in which capacity requested now would
+ * serve. <from_ms> <= 0 is fc_forecast(). */
+PS_MUST_CHECK enum ps_err fc_forecast_range(struct fc_model *m, int64_t from_ms,
+                                            int64_t horizon_ms, struct fc_forecast *out,
+                                            struct ps_diag *diag);
 
 /* The parameters and recent error of the model <k> run inside <m>. Returns PS_OK, or PS_ENOENT
  * when <m> does not run <k> (a fixed-kind model runs only its kind and seasonal-naive). */

@@ -40,7 +40,9 @@ void fc_cand_step(struct fc_cand *c, int64_t slot, double y);
 /* The point forecast <j> >= 1 steps after c->last_slot; always finite once c->any. */
 double fc_cand_predict(const struct fc_cand *c, size_t j);
 /* The peak of the point forecasts over steps 1..<n> and the value at step <n>. */
-void fc_cand_path(const struct fc_cand *c, size_t n, double *peak, double *last);
+/* The point forecasts 1..n steps ahead: *peak is the largest of steps first..n (first >= 1,
+ * clamped to n), *last the one n steps ahead. */
+void fc_cand_path(const struct fc_cand *c, size_t first, size_t n, double *peak, double *last);
 
 /* ---- the model (forecast.c) ---- */
 

@@ -367,14 +367,14 @@ double fc_cand_predict(const struct fc_cand *c, size_t j)
 	return predict_with(c, j, damp_sum(c->p.phi, (int64_t)j));
 }
 
-void fc_cand_path(const struct fc_cand *c, size_t n, double *peak, double *last)
+void fc_cand_path(const struct fc_cand *c, size_t first, size_t n, double *peak, double *last)
 {
 	double phisum = 0, pj = 1, best = -INFINITY, v = 0;
 	for (size_t j = 1; j <= n; j++) {
 		pj *= c->p.phi;
 		phisum += pj;
 		v = predict_with(c, j, phisum);
-		if (v > best)
+		if (j >= first && v > best)
 			best = v;
 	}
 	*peak = best;

@@ -24,9 +24,12 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "engine.h"
+#include "forecast.h"
 #include "ps_compiler.h"
 #include "ps_diag.h"
 #include "ps_err.h"
+#include "trace.h"
 
 enum sim_policy { SIM_REACTIVE, SIM_PREDICTIVE, SIM_ORACLE };
 #define SIM_NPOLICIES 3
@@ -87,6 +90,32 @@ struct sim_result {
 };
 
 void sim_result_release(struct sim_result *r);
+
+/* ---- running (sim.c) ---- */
+
+/* What is simulated: the target's policy (min, max, behavior and controller parameters come
+ * from its spec; its metrics are replaced by the one simulated metric) and its forecast. */
+struct sim_target {
+	char name[128];
+	struct eng_spec spec;
+	struct eng_params params;
+	double target;             /* AverageValue per replica, in the metric's units (> 0) */
+	struct fc_config forecast; /* the predictive policy's model; horizon_ms and step_ms are set
+	                            * by the simulator */
+	bool observe;              /* forecast mode observe: predictive computes, never acts */
+};
+
+/* Defaults of sim_params: startup 60 s, lag 30 s, capacity and interval 0 (resolved by
+ * sim_run: target / 0.8 and 15 s), score_from_ms INT64_MIN (after the forecaster's warm-up),
+ * every policy on. */
+void sim_params_default(struct sim_params *p);
+
+/* Replays <tr> through the engine for each enabled policy of <p> and fills <out> (owned; free
+ * with sim_result_release()). Returns PS_EINVAL with <diag> for parameters that cannot be
+ * simulated, PS_ENOMEM. Pure computation: no clock, no I/O; deterministic. */
+PS_MUST_CHECK enum ps_err sim_run(const struct trace *tr, const struct sim_target *t,
+                                  const struct sim_params *p, struct sim_result *out,
+                                  struct ps_diag *diag);
 
 /* ---- reports (sim_report.c) ---- */
 

@@ -357,11 +357,10 @@ Test(cli, recommend_sizes_an_external_average_value_metric)
 Test(cli, recommend_acts_on_a_forecast_ahead_of_the_load)
 {
 	/* Reactive: 210 over 30 per replica with 5 status replicas: ratio 210/150 = 1.4 ->
-	 * ceil(210/30) = 7. Forecast 300: ratio 300/150 = 2 -> ceil(300/30) = 10, the maximum.
-	 * Legacy path: stabilization max(10, seeded 5) = 10; cap max(2*5, 4) = 10. */
-	check_example(&(struct expect){"forecast-ahead.json", 5, 10, true, ENG_RULE_FORECAST, 10,
-				       10, "external metric queue_depth forecast above target",
-				       NULL});
+	 * ceil(210/30) = 7; legacy stabilization max(7, seeded 5) = 7. Forecast 300: ratio
+	 * 300/150 = 2 -> ceil(300/30) = 10 raises the stabilized 7; cap max(2*5, 4) = 10. */
+	check_example(&(struct expect){"forecast-ahead.json", 5, 10, true, ENG_RULE_FORECAST, 7, 7,
+				       "external metric queue_depth forecast above target", NULL});
 	cJSON *j = recommend_json("forecast-ahead.json");
 	const cJSON *m = cJSON_GetArrayItem(item(j, "metrics"), 0);
 	cr_assert_eq(item(m, "proposal")->valueint, 7);

@@ -583,3 +583,28 @@ Test(engine, scales_a_per_pod_forecast_through_the_usage_ratio)
 	cr_assert_eq(w.d.desired_replicas, 8);
 	world_release(&w);
 }
+
+Test(engine, keeps_reactive_recommendations_so_scale_down_follows_the_reactive_path)
+{
+	struct world w;
+	world_init(&w, 3, 1, 20);
+	/* Tick 1: reactive 4 (8600 over 2150 per pod), forecast 6: desired 6. The recommendation
+	 * stored is the reactive 4, not 6. */
+	add_external(&w, 8600, 2150, true);
+	w.readings[0].forecast_use = ENG_FORECAST_ACT;
+	w.readings[0].forecast_milli = 12900;
+	decide(&w);
+	cr_assert_eq(w.d.desired_replicas, 6);
+	cr_assert_eq(w.d.stabilized_replicas, 4);
+	cr_assert_eq(w.d.forecast_replicas, 6);
+	eng_rescaled(&w.spec, &w.p, &w.h, &w.d, NOW);
+	cr_assert_eq(w.h.recs[w.h.n_recs - 1].replicas, 4);
+	/* Tick 2 at 6 replicas, no forecast: 8600 over 2150 x 6 -> ratio 0.667 -> ceil(4.0) = 4.
+	 * The 5-minute window holds max(seed 3, 4, 4) = 4, not 6: down to 4 at once. */
+	w.readings[0].forecast_use = ENG_FORECAST_NONE;
+	w.obs.spec_replicas = w.obs.status_replicas = 6;
+	w.obs.now_ms = NOW + 15000;
+	decide(&w);
+	cr_assert_eq(w.d.desired_replicas, 4);
+	world_release(&w);
+}
