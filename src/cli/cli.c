@@ -11,7 +11,10 @@ static const struct cli_command commands[] = {
 	 cmd_version_usage},
 	{"recommend", "Compute one HPA decision from a JSON snapshot and print its record",
 	 cmd_recommend, cmd_recommend_usage},
-	{"check", "Validate a configuration and print it resolved, or print the reference", cmd_check, cmd_check_usage},
+	{"simulate", "Replay a recorded or generated series: reactive, predictive and oracle",
+	 cmd_simulate, cmd_simulate_usage},
+	{"check", "Validate a configuration and print it resolved, or print the reference", cmd_check,
+	 cmd_check_usage},
 };
 
 static void usage(FILE *out)

@@ -22,6 +22,8 @@ int cmd_version(int argc, char **argv);
 void cmd_version_usage(FILE *out);
 int cmd_recommend(int argc, char **argv);
 void cmd_recommend_usage(FILE *out);
+int cmd_simulate(int argc, char **argv);
+void cmd_simulate_usage(FILE *out);
 int cmd_check(int argc, char **argv);
 void cmd_check_usage(FILE *out);
 

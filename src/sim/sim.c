@@ -303,6 +303,7 @@ enum ps_err sim_run(const struct trace *tr, const struct sim_target *t,
 		p.interval_ms = 15000;
 	if (p.capacity == 0)
 		p.capacity = t->target / 0.8;
+	p.target = t->target;
 	const int64_t first = tr->ts_ms[0], last = tr->ts_ms[tr->n - 1];
 	const bool predictive = p.policies[SIM_PREDICTIVE];
 
