@@ -302,6 +302,9 @@ static int load_series(const struct sim_opts *o, struct trace *tr)
 			struct workload_params wp = workload_params_default();
 			wp.seed = (uint64_t)o->seed;
 			wp.duration_ms = o->days * 86400000LL;
+			/* Flash crowds only come after the two-day warm-up. */
+			if (o->days <= 2)
+				wp.flash_crowds = 0;
 			e = workload_diurnal(&wp, tr, &d);
 		}
 	} else {

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -452,4 +453,68 @@ Test(cli, recommend_names_the_bad_field_and_exits_2)
 		cr_assert_str_empty(r->out);
 		free(r);
 	}
+}
+
+/* ---- simulate ---- */
+
+Test(cli, simulate_prints_a_json_summary_of_the_three_policies)
+{
+	struct run *r = RUN(NULL, "simulate", "--workload", "diurnal", "--days", "3", "--json");
+	cr_assert_eq(r->status, 0, "%s", r->err);
+	cJSON *j = cJSON_Parse(r->out);
+	cr_assert_not_null(j, "not JSON: %s", r->out);
+	const cJSON *pol = item(j, "policies");
+	cr_assert_not_null(item(pol, "reactive"));
+	cr_assert_not_null(item(pol, "predictive"));
+	cr_assert_float_eq(item(item(pol, "oracle"), "costVsOracle")->valuedouble, 1.0, 1e-12);
+	/* 3 days of 60 s samples end at 3d - 60s: 4319 steps of 15 s, 17277 ticks. */
+	cr_assert_eq(item(j, "ticks")->valueint, 17277);
+	cr_assert(cJSON_IsObject(item(j, "forecast")));
+	cJSON_Delete(j);
+	free(r);
+}
+
+Test(cli, simulate_writes_steps_csv_and_chart_svg_into_out)
+{
+	char dir[] = "/tmp/prescale-sim-XXXXXX";
+	cr_assert_not_null(mkdtemp(dir));
+	char out[600];
+	snprintf(out, sizeof(out), "%s/nested/run", dir);
+	struct run *r = RUN(NULL, "simulate", "--workload", "diurnal", "--days", "2",
+	                    "--policy", "reactive", "--out", out);
+	cr_assert_eq(r->status, 0, "%s", r->err);
+	assert_contains(r->out, "reactive");
+	cr_assert_null(strstr(r->out, "predictive"));
+	char path[700];
+	struct stat st;
+	snprintf(path, sizeof(path), "%s/steps.csv", out);
+	cr_assert_eq(stat(path, &st), 0);
+	cr_assert_gt(st.st_size, 1000);
+	snprintf(path, sizeof(path), "%s/chart.svg", out);
+	cr_assert_eq(stat(path, &st), 0);
+	cr_assert_gt(st.st_size, 1000);
+	free(r);
+	char cmd[700];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	cr_assert_eq(system(cmd), 0);
+}
+
+Test(cli, simulate_reports_bad_input_with_its_line_and_exit_codes)
+{
+	struct run *r = RUN(NULL, "simulate", "-f", PS_TEST_DATA "/trace/bad-value.csv");
+	cr_assert_eq(r->status, 2, "%s", r->err);
+	assert_contains(r->err, "bad-value.csv:");
+	free(r);
+	r = RUN(NULL, "simulate", "-f", "/nonexistent/trace.csv");
+	cr_assert_eq(r->status, 1);
+	assert_contains(r->err, "/nonexistent/trace.csv");
+	free(r);
+	r = RUN(NULL, "simulate", "--workload", "diurnal", "--policy", "clairvoyant");
+	cr_assert_eq(r->status, 2);
+	assert_contains(r->err, "unknown policy \"clairvoyant\"");
+	free(r);
+	r = RUN(NULL, "simulate");
+	cr_assert_eq(r->status, 2);
+	assert_contains(r->err, "give a series with -f FILE or a --workload");
+	free(r);
 }
