@@ -7,6 +7,10 @@
 /* Largest array (in slots) fc_init agrees to size: 4 Mi cells, 32 MiB of doubles. */
 #define FC_MAX_SLOTS ((size_t)1 << 22)
 
+/* Parameter sets the fitting evaluates side by side: the scratch model fc_model.fit carries
+ * this many copies of the seasonal cells (and one more day for the state after warm-up). */
+#define FC_FIT_LANES 4
+
 /* Timestamps beyond +-2^62 ms (146 million years) are rejected, so slot arithmetic cannot
  * overflow. */
 #define FC_TS_LIMIT ((int64_t)1 << 62)
@@ -21,6 +25,9 @@ static inline bool fc_slot_of(int64_t ts_ms, int64_t step_ms, int64_t *slot)
 	*slot = t / step_ms - (t % step_ms < 0);
 	return true;
 }
+
+/* Factors and levels below this count as zero in the multiplicative model (no division). */
+#define FC_TINY 1e-9
 
 /* slot mod n, in [0, n), also for negative slots. */
 static inline size_t fc_pmod(int64_t slot, size_t n)
@@ -39,6 +46,11 @@ void fc_cand_reset(struct fc_cand *c);
 void fc_cand_step(struct fc_cand *c, int64_t slot, double y);
 /* The point forecast <j> >= 1 steps after c->last_slot; always finite once c->any. */
 double fc_cand_predict(const struct fc_cand *c, size_t j);
+/* phi + phi^2 + ... + phi^g (0 for g <= 0): the trend multiplier g steps ahead. */
+double fc_damp_sum(double phi, int64_t g);
+/* fc_cand_predict with <phisum> = fc_damp_sum(c->p.phi, j) computed once by the caller (the
+ * fitting loop forecasts at one horizon with fixed parameters). */
+double fc_cand_predict_ds(const struct fc_cand *c, size_t j, double phisum);
 /* The peak of the point forecasts over steps 1..<n> and the value at step <n>. */
 /* The point forecasts 1..n steps ahead: *peak is the largest of steps first..n (first >= 1,
  * clamped to n), *last the one n steps ahead. */

@@ -10,9 +10,6 @@
 
 #include "forecast_int.h"
 
-/* Factors and levels below this count as zero in the multiplicative model (no division). */
-#define FC_TINY 1e-9
-
 void fc_params_default(enum fc_kind k, bool damped, size_t wmax, struct fc_params *p)
 {
 	memset(p, 0, sizeof(*p));
@@ -69,7 +66,7 @@ void fc_cand_reset(struct fc_cand *c)
 }
 
 /* phi + phi^2 + ... + phi^g */
-static double damp_sum(double phi, int64_t g)
+double fc_damp_sum(double phi, int64_t g)
 {
 	if (g <= 0)
 		return 0;
@@ -115,7 +112,7 @@ static void skip_gap(struct fc_cand *c, int64_t g)
 {
 	if (g <= 0)
 		return;
-	c->level += damp_sum(c->p.phi, g) * c->trend;
+	c->level += fc_damp_sum(c->p.phi, g) * c->trend;
 	if (c->p.phi != 1.0)
 		c->trend *= pow(c->p.phi, (double)g);
 }
@@ -324,8 +321,7 @@ static double lr_predict(const struct fc_cand *c, size_t j)
 	return icpt + slope * (double)j;
 }
 
-/* Point forecast j steps ahead, with <phisum> = phi + ... + phi^j given by the caller. */
-static double predict_with(const struct fc_cand *c, size_t j, double phisum)
+double fc_cand_predict_ds(const struct fc_cand *c, size_t j, double phisum)
 {
 	if (!c->any)
 		return 0;
@@ -364,7 +360,7 @@ static double predict_with(const struct fc_cand *c, size_t j, double phisum)
 
 double fc_cand_predict(const struct fc_cand *c, size_t j)
 {
-	return predict_with(c, j, damp_sum(c->p.phi, (int64_t)j));
+	return fc_cand_predict_ds(c, j, fc_damp_sum(c->p.phi, (int64_t)j));
 }
 
 void fc_cand_path(const struct fc_cand *c, size_t first, size_t n, double *peak, double *last)
@@ -373,7 +369,7 @@ void fc_cand_path(const struct fc_cand *c, size_t first, size_t n, double *peak,
 	for (size_t j = 1; j <= n; j++) {
 		pj *= c->p.phi;
 		phisum += pj;
-		v = predict_with(c, j, phisum);
+		v = fc_cand_predict_ds(c, j, phisum);
 		if (j >= first && v > best)
 			best = v;
 	}
