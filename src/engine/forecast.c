@@ -225,16 +225,13 @@ enum ps_err fc_init(struct fc_model *m, const struct fc_config *c, struct ps_dia
 		if (!m->track[i].err || !m->track[i].sterm)
 			goto nomem;
 	}
-	/* The fitting scratch model carries the largest arrays any kind needs, its seasonal
-	 * cells once per lane (FC_FIT_LANES parameter sets run side by side), the daily ones once
-	 * more for the state after warm-up (forecast_fit.c). */
+	/* The fitting scratch model carries the largest arrays any kind needs, the daily cells
+	 * twice: the second m hold its state after warm-up (forecast_fit.c). */
 	m->fit.m = m->m;
 	m->fit.mw = m->mw;
 	m->fit.lr_cap = m->wmax;
-	m->fit.day = m->m <= SIZE_MAX / (FC_FIT_LANES + 1)
-	                 ? ps_calloc((FC_FIT_LANES + 1) * m->m, sizeof(double))
-	                 : NULL;
-	m->fit.week = m->mw ? ps_calloc((size_t)FC_FIT_LANES * m->mw, sizeof(double)) : NULL;
+	m->fit.day = ps_calloc(2 * m->m, sizeof(double));
+	m->fit.week = m->mw ? ps_calloc(m->mw, sizeof(double)) : NULL;
 	m->fit.lr_y = ps_calloc(m->wmax, sizeof(double));
 	m->fit.lr_slot = ps_calloc(m->wmax, sizeof(int64_t));
 	m->hist = ps_calloc(m->cap, sizeof(double));

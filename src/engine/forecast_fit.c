@@ -4,6 +4,19 @@
  * Everything runs in memory sized by fc_init: the binned history (scr_y, history_ms / step_ms
  * slots) and one scratch model (fit) that each candidate parameter set is run through. Cost per
  * objective evaluation: one pass over the fitted slots, O(1) per slot.
+ *
+ * Where the time goes: a few hundred evaluations per model, each a pass of about 10^4 slots
+ * whose recursion is latency-bound (every step waits for the previous level and trend). So:
+ * - the steady state runs in loops specialised per model (holt_run, hw_run) that do exactly
+ *   the arithmetic of forecast_models.c, in the same order, with the season phases counted
+ *   instead of divided and the damp sum at the horizon computed once: the same bits as
+ *   fc_cand_step + fc_cand_predict, several times faster;
+ * - Holt-Winters' first season only collects start values, which no parameter affects: it is
+ *   run once per model (take_snapshot) and every evaluation starts after it;
+ * - an evaluation whose value only matters if it is below some bound stops as soon as it is
+ *   known not to be (see objective());
+ * - a local search stops when its simplex agrees to NM_FTOL (relative), and restarts only
+ *   while that gains more than NM_RESTART_GAIN.
  */
 #include <math.h>
 #include <string.h>
@@ -13,8 +26,15 @@
 enum { P_ALPHA, P_BETA, P_GAMMA, P_PHI, P_DELTA, P_N };
 #define NM_MAX_DIM 5
 #define NM_STARTS 3  /* local searches, from the best grid points */
+#define NM_RUNS 3    /* Nelder-Mead runs per local search, at most */
 #define U_BOUND 9.21 /* logistic(9.21) = 1 - 1e-4: parameters stay in [1e-4, 1 - 1e-4] */
-#define LANES FC_FIT_LANES
+/* A run ends when its simplex is this small in logit space, or when the values at its vertices
+ * agree to NM_FTOL relative: 1e-4 of the MAE is far below what separates two forecasts, and a
+ * tighter tolerance costs twice the evaluations for nothing measurable (MASE on real traces
+ * moves by < 0.03%). A local search restarts while a run gains more than NM_RESTART_GAIN. */
+#define NM_XTOL 1e-2
+#define NM_FTOL 1e-4
+#define NM_RESTART_GAIN 1e-4
 
 /* The coarse grid of each parameter. */
 static const double grid_alpha[] = {0.05, 0.2, 0.5, 0.8};
@@ -37,9 +57,8 @@ struct fit_run {
 	size_t score_end;  /* y[s + h] present (see scored()) */
 	size_t n_scored;   /* how many: the same for every parameter set */
 	size_t evals;
-	/* Holt-Winters: the scratch model after its first season, which no parameter affects
-	 * (it only collects the start values), taken once per fitted model; evaluations start
-	 * from it. Its daily cells sit after the lanes' in m->fit.day. */
+	/* Holt-Winters: the scratch model after its first season, taken once per fitted model
+	 * (take_snapshot); its daily cells are the second half of m->fit.day. */
 	bool snap_ok;
 	size_t snap_s; /* the slot after the first season */
 	struct fc_cand snap;
@@ -66,333 +85,203 @@ static bool scored(const struct fit_run *r, size_t s)
 	return s >= r->score_from && s < r->score_end && !isnan(r->y[s + r->m->h]);
 }
 
-/* ---- the objective, for up to LANES parameter sets at once ----
- *
- * The objective of a parameter set is the MAE of the scratch model's h-step forecasts over the
- * scored origins. The model recursions are latency-bound (each step waits for the previous
- * level and trend), so the parameter sets of a batch run side by side through one pass over
- * the slots, each in its own lane (its own copy of the model state and seasonal cells), and the
- * CPU overlaps them. Each lane is computed exactly as alone: the batch changes no bit.
- *
- * Bounds. A lane may carry a bound: the caller only needs to know whether its MAE is below it.
- * The running sum of absolute errors only grows (terms >= 0, rounding monotone), so once the
- * partial sum over all n_scored origins reaches the bound, the lane stops and reports +Inf.
- * Every value below its bound is exact. */
+/* ---- the objective ---- */
 
+/* The running sum of absolute errors of one evaluation, and its bound: the caller only needs
+ * to know whether the MAE is below it. The sum only grows (terms >= 0, rounding monotone), so
+ * once the partial sum over all n_scored origins reaches the bound the evaluation stops. */
 #define ABANDON_EVERY 64 /* scored origins between bound checks */
 
-struct batch {
-	struct fc_cand c[LANES];
-	double phisum[LANES]; /* damp sum at the horizon, per lane */
-	double sum[LANES];    /* absolute errors so far */
-	double bound[LANES];
-	bool live[LANES]; /* in use and not stopped by its bound */
-	size_t n_live;
-	size_t cnt; /* origins scored so far (the same for every live lane) */
+struct obj_acc {
+	double sum, bound;
+	size_t cnt;
 };
 
-static void check_bounds(const struct fit_run *r, struct batch *b)
+/* Adds one error; false when the evaluation can no longer end below the bound. */
+static inline bool acc_add(struct obj_acc *a, const struct fit_run *r, double e)
 {
-	for (size_t i = 0; i < LANES; i++) {
-		if (b->live[i] && !(b->sum[i] / (double)r->n_scored < b->bound[i])) {
-			b->live[i] = false;
-			b->n_live--;
-		}
-	}
+	a->sum += e;
+	return ++a->cnt % ABANDON_EVERY != 0 || a->sum / (double)r->n_scored < a->bound;
 }
 
-/* One slot through the generic model code, lane by lane: warm-up, the sample after a gap,
- * and the models without a fast loop. */
-static void generic_slot(const struct fit_run *r, struct batch *b, size_t s)
+/* One sample through the generic model code, and its score: the slots the loops below do not
+ * cover (Holt's first two samples, the sample after a gap, a broken state, the regression). */
+static bool generic_slot(const struct fit_run *r, struct fc_cand *c, size_t s, double phisum,
+                         struct obj_acc *a)
 {
-	const size_t h = r->m->h;
-	int64_t slot = r->base + (int64_t)s;
-	for (size_t i = 0; i < LANES; i++)
-		if (b->live[i])
-			fc_cand_step(&b->c[i], slot, r->y[s]);
+	fc_cand_step(c, r->base + (int64_t)s, r->y[s]);
 	if (!scored(r, s))
-		return;
-	double yt = r->y[s + h];
-	for (size_t i = 0; i < LANES; i++)
-		if (b->live[i])
-			b->sum[i] += fabs(yt - fc_cand_predict_ds(&b->c[i], h, b->phisum[i]));
-	if (++b->cnt % ABANDON_EVERY == 0)
-		check_bounds(r, b);
+		return true;
+	return acc_add(a, r, fabs(r->y[s + r->m->h] - fc_cand_predict_ds(c, r->m->h, phisum)));
 }
 
-/* Holt over the consecutive samples from <*ps> on (every live lane inited, y[*ps] the slot
- * after their last): holt_step and fc_cand_predict_ds (forecast_models.c) inlined, the same
- * arithmetic in the same order, so the same bits. A lane that breaks forecasts the last value
- * from then on, as fc_cand_step does. Stops at a missing sample, the end, or no live lane. */
-static void holt_lanes(const struct fit_run *r, struct batch *b, size_t *ps)
+/* Holt over the consecutive samples from y[*ps] on (c inited and not broken, y[*ps] the slot
+ * after c->last_slot): holt_step and fc_cand_predict_ds inlined, the same arithmetic in the
+ * same order. Stops at a missing sample or the end, or after a step that breaks the state or
+ * reaches the bound; false for the bound. */
+static bool holt_run(const struct fit_run *r, struct fc_cand *c, size_t *ps, double phisum,
+                     struct obj_acc *a)
 {
 	const double *y = r->y;
-	const size_t n = r->n_fit, h = r->m->h, sf = r->score_from, se = r->score_end;
-	const double ns = (double)r->n_scored;
-	double al[LANES], be[LANES], ph[LANES], ds[LANES], lvl[LANES], tr[LANES], sum[LANES],
-	    bnd[LANES];
-	bool live[LANES], brk[LANES];
-	for (size_t i = 0; i < LANES; i++) {
-		const struct fc_cand *c = &b->c[i];
-		al[i] = c->p.alpha;
-		be[i] = c->p.beta;
-		ph[i] = c->p.phi;
-		ds[i] = b->phisum[i];
-		lvl[i] = c->level;
-		tr[i] = c->trend;
-		brk[i] = c->broken;
-		sum[i] = b->sum[i];
-		bnd[i] = b->bound[i];
-		live[i] = b->live[i];
-	}
-	size_t s = *ps, cnt = b->cnt, n_live = b->n_live;
-	double v = 0;
+	const size_t n = r->n_fit, h = r->m->h;
+	const double alpha = c->p.alpha, beta = c->p.beta, phi = c->p.phi;
+	double level = c->level, trend = c->trend, v = c->last_y;
+	size_t s = *ps;
+	bool ok = true, broken = false;
 	while (s < n && !isnan(y[s])) {
 		v = y[s];
-		const bool sc = s >= sf && s < se && !isnan(y[s + h]);
-		const double yt = sc ? y[s + h] : 0;
-		for (size_t i = 0; i < LANES; i++) {
-			if (!live[i])
-				continue;
-			if (!brk[i]) {
-				double prior = lvl[i] + ph[i] * tr[i];
-				double lv = al[i] * v + (1 - al[i]) * prior;
-				tr[i] = be[i] * (lv - lvl[i]) + (1 - be[i]) * ph[i] * tr[i];
-				lvl[i] = lv;
-				brk[i] = !isfinite(lvl[i]) || !isfinite(tr[i]);
-			}
-			if (sc) {
-				double f = brk[i] ? v : lvl[i] + ds[i] * tr[i];
-				sum[i] += fabs(yt - (isfinite(f) ? f : v));
-			}
+		double prior = level + phi * trend;
+		double lv = alpha * v + (1 - alpha) * prior;
+		trend = beta * (lv - level) + (1 - beta) * phi * trend;
+		level = lv;
+		broken = !isfinite(level) || !isfinite(trend);
+		if (scored(r, s)) {
+			/* as fc_cand_predict: the last value if broken or not finite */
+			double f = level + phisum * trend;
+			ok = acc_add(a, r, fabs(y[s + h] - (!broken && isfinite(f) ? f : v)));
 		}
 		s++;
-		if (sc && ++cnt % ABANDON_EVERY == 0) {
-			for (size_t i = 0; i < LANES; i++) {
-				if (live[i] && !(sum[i] / ns < bnd[i])) {
-					live[i] = false;
-					n_live--;
-				}
-			}
-			if (n_live == 0)
-				break;
-		}
+		if (broken || !ok)
+			break;
 	}
-	for (size_t i = 0; i < LANES; i++) {
-		struct fc_cand *c = &b->c[i];
-		c->level = lvl[i];
-		c->trend = tr[i];
-		c->broken = brk[i];
-		c->last_y = v;
-		c->last_slot = r->base + (int64_t)s - 1;
-		b->sum[i] = sum[i];
-		b->live[i] = live[i];
-	}
-	b->cnt = cnt;
-	b->n_live = n_live;
+	c->level = level;
+	c->trend = trend;
+	c->broken = broken;
+	c->last_y = v;
+	c->last_slot = r->base + (int64_t)s - 1;
 	*ps = s;
+	return ok;
 }
 
-/* Holt-Winters (<mul>: multiplicative) over consecutive samples, as holt_lanes: hw_step,
- * day_get, week_get and fc_cand_predict_ds inlined, the season phases counted instead of
- * divided. */
-static inline __attribute__((always_inline)) void hw_lanes(const struct fit_run *r,
-                                                           struct batch *b, size_t *ps,
-                                                           const bool mul)
+/* Holt-Winters (<mul>: multiplicative) over consecutive samples, as holt_run: hw_step, day_get,
+ * week_get and fc_cand_predict_ds inlined, the season phases counted instead of divided. */
+static inline bool hw_run(const struct fit_run *r, struct fc_cand *c, size_t *ps, double phisum,
+                          struct obj_acc *a, const bool mul)
 {
 	const double *y = r->y;
-	const size_t n = r->n_fit, h = r->m->h, sf = r->score_from, se = r->score_end;
-	const double ns = (double)r->n_scored, neutral = mul ? 1.0 : 0.0;
-	const size_t m = b->c[0].m, mw = b->c[0].week ? b->c[0].mw : 0;
-	double al[LANES], be[LANES], ga[LANES], de[LANES], ph[LANES], ds[LANES], off[LANES],
-	    lvl[LANES], tr[LANES], sum[LANES], bnd[LANES];
-	double *day[LANES], *week[LANES];
-	bool live[LANES], brk[LANES];
-	for (size_t i = 0; i < LANES; i++) {
-		const struct fc_cand *c = &b->c[i];
-		al[i] = c->p.alpha;
-		be[i] = c->p.beta;
-		ga[i] = c->p.gamma;
-		de[i] = c->p.delta;
-		ph[i] = c->p.phi;
-		ds[i] = b->phisum[i];
-		off[i] = c->off;
-		lvl[i] = c->level;
-		tr[i] = c->trend;
-		day[i] = c->day;
-		week[i] = c->week;
-		brk[i] = c->broken;
-		sum[i] = b->sum[i];
-		bnd[i] = b->bound[i];
-		live[i] = b->live[i];
-	}
-	size_t s = *ps, cnt = b->cnt, n_live = b->n_live;
+	const size_t n = r->n_fit, h = r->m->h, m = c->m, mw = c->week ? c->mw : 0;
+	const double alpha = c->p.alpha, beta = c->p.beta, gamma = c->p.gamma, delta = c->p.delta,
+	             phi = c->p.phi;
+	const double neutral = mul ? 1.0 : 0.0, off = c->off;
+	double *day = c->day, *week = c->week;
+	double level = c->level, trend = c->trend, v = c->last_y;
+	size_t s = *ps;
 	int64_t slot = r->base + (int64_t)s;
+	/* phases of the sample and of its forecast's target */
 	size_t pd = fc_pmod(slot, m), pw = mw ? fc_pmod(slot, mw) : 0;
 	const size_t hd = h % m, hw = mw ? h % mw : 0;
-	double v = 0;
+	bool ok = true, broken = false;
 	while (s < n && !isnan(y[s])) {
 		v = y[s];
-		const bool sc = s >= sf && s < se && !isnan(y[s + h]);
-		const double yt = sc ? y[s + h] : 0;
-		size_t td = pd + hd, tw = pw + hw;
-		td = td >= m ? td - m : td;
-		tw = tw >= mw ? tw - mw : tw;
-		for (size_t i = 0; i < LANES; i++) {
-			if (!live[i])
-				continue;
-			if (!brk[i]) {
-				double raw = day[i][pd];
-				double d = isnan(raw) ? neutral : (mul ? raw / off[i] : raw - off[i]);
-				double w = mw ? week[i][pw] : neutral;
-				double prior = lvl[i] + ph[i] * tr[i];
-				double lv, d_new, w_new;
-				if (mul) {
-					double sw = d * w;
-					lv = sw > FC_TINY ? al[i] * (v / sw) + (1 - al[i]) * prior
-					                  : prior;
-					d_new = d;
-					w_new = w;
-					if (lv > FC_TINY) {
-						if (w > FC_TINY)
-							d_new = ga[i] * (v / (lv * w)) +
-							        (1 - ga[i]) * d;
-						if (d > FC_TINY)
-							w_new = de[i] * (v / (lv * d)) +
-							        (1 - de[i]) * w;
-					}
-				} else {
-					lv = al[i] * (v - d - w) + (1 - al[i]) * prior;
-					d_new = ga[i] * (v - lv - w) + (1 - ga[i]) * d;
-					w_new = de[i] * (v - lv - d) + (1 - de[i]) * w;
-				}
-				tr[i] = be[i] * (lv - lvl[i]) + (1 - be[i]) * ph[i] * tr[i];
-				lvl[i] = lv;
-				day[i][pd] = mul ? d_new * off[i] : d_new + off[i];
-				if (mw)
-					week[i][pw] = w_new;
-				brk[i] = !isfinite(lvl[i]) || !isfinite(tr[i]) || !isfinite(d_new) ||
-				         !isfinite(w_new);
+		double raw = day[pd];
+		double d = isnan(raw) ? neutral : (mul ? raw / off : raw - off);
+		double w = mw ? week[pw] : neutral;
+		double prior = level + phi * trend;
+		double lv, d_new, w_new;
+		if (mul) {
+			double sw = d * w;
+			lv = sw > FC_TINY ? alpha * (v / sw) + (1 - alpha) * prior : prior;
+			d_new = d;
+			w_new = w;
+			if (lv > FC_TINY) {
+				if (w > FC_TINY)
+					d_new = gamma * (v / (lv * w)) + (1 - gamma) * d;
+				if (d > FC_TINY)
+					w_new = delta * (v / (lv * d)) + (1 - delta) * w;
 			}
-			if (sc) {
-				double f = v;
-				if (!brk[i]) {
-					double traw = day[i][td];
-					double sd = isnan(traw) ? neutral
-					                        : (mul ? traw / off[i] : traw - off[i]);
-					double sw = mw ? week[i][tw] : neutral;
-					f = mul ? (lvl[i] + ds[i] * tr[i]) * (sd * sw)
-					        : lvl[i] + ds[i] * tr[i] + (sd + sw);
-					f = isfinite(f) ? f : v;
-				}
-				sum[i] += fabs(yt - f);
+		} else {
+			lv = alpha * (v - d - w) + (1 - alpha) * prior;
+			d_new = gamma * (v - lv - w) + (1 - gamma) * d;
+			w_new = delta * (v - lv - d) + (1 - delta) * w;
+		}
+		trend = beta * (lv - level) + (1 - beta) * phi * trend;
+		level = lv;
+		day[pd] = mul ? d_new * off : d_new + off;
+		if (mw)
+			week[pw] = w_new;
+		broken =
+		    !isfinite(level) || !isfinite(trend) || !isfinite(d_new) || !isfinite(w_new);
+		if (scored(r, s)) {
+			double f = v;
+			if (!broken) {
+				size_t td = pd + hd, tw = pw + hw;
+				td = td >= m ? td - m : td;
+				tw = tw >= mw ? tw - mw : tw;
+				double traw = day[td];
+				double sd = isnan(traw) ? neutral : (mul ? traw / off : traw - off);
+				double sw = mw ? week[tw] : neutral;
+				f = mul ? (level + phisum * trend) * (sd * sw)
+				        : level + phisum * trend + (sd + sw);
+				f = isfinite(f) ? f : v;
 			}
+			ok = acc_add(a, r, fabs(y[s + h] - f));
 		}
 		s++;
 		pd = pd + 1 == m ? 0 : pd + 1;
 		pw = pw + 1 == mw ? 0 : pw + 1;
-		if (sc && ++cnt % ABANDON_EVERY == 0) {
-			for (size_t i = 0; i < LANES; i++) {
-				if (live[i] && !(sum[i] / ns < bnd[i])) {
-					live[i] = false;
-					n_live--;
-				}
-			}
-			if (n_live == 0)
-				break;
-		}
+		if (broken || !ok)
+			break;
 	}
-	for (size_t i = 0; i < LANES; i++) {
-		struct fc_cand *c = &b->c[i];
-		c->level = lvl[i];
-		c->trend = tr[i];
-		c->broken = brk[i];
-		c->last_y = v;
-		c->last_slot = r->base + (int64_t)s - 1;
-		b->sum[i] = sum[i];
-		b->live[i] = live[i];
-	}
-	b->cnt = cnt;
-	b->n_live = n_live;
+	c->level = level;
+	c->trend = trend;
+	c->broken = broken;
+	c->last_y = v;
+	c->last_slot = r->base + (int64_t)s - 1;
 	*ps = s;
+	return ok;
 }
 
-/* The objective of the <k> (1..LANES) parameter sets p[] into out[]: the MAE over the scored
- * origins, +Inf when nothing was scored or when it is >= bound[] (see above). */
-static void evaluate(struct fit_run *r, size_t k, const struct fc_params *p, const double *bound,
-                     double *out)
+/* MAE of the h-step forecasts of the scratch model with parameters <p> over the scored
+ * origins; +Inf when nothing could be scored. With a finite <bound>, the evaluation may stop
+ * early and return +Inf once the MAE is known to be >= bound: the caller only compares it
+ * with the bound then, and every value below the bound is exact. */
+static double objective(struct fit_run *r, const struct fc_params *p, double bound)
 {
-	const struct fc_cand *fit = &r->m->fit;
-	const size_t m = fit->m, mw = fit->mw, h = r->m->h;
-	struct batch b;
-	b.n_live = 0;
-	b.cnt = 0;
-	for (size_t i = 0; i < LANES; i++) {
-		struct fc_cand *c = &b.c[i];
-		*c = *fit;
-		c->day = fit->day + i * m;
-		c->week = fit->week ? fit->week + i * mw : NULL;
-		if (i > 0) {
-			/* the regression runs in lane 0 only (fit_window) */
-			c->lr_y = NULL;
-			c->lr_slot = NULL;
-		}
-		c->p = p[i < k ? i : 0];
-		b.phisum[i] = fc_damp_sum(c->p.phi, (int64_t)h);
-		b.sum[i] = 0;
-		b.bound[i] = i < k ? bound[i] : INFINITY;
-		b.live[i] = i < k;
-		if (!b.live[i])
-			continue;
-		b.n_live++;
-		fc_cand_reset(c);
-		if (r->snap_ok) {
-			struct fc_cand keep = *c;
-			*c = r->snap;
-			c->day = keep.day;
-			c->week = keep.week;
-			c->lr_y = keep.lr_y;
-			c->lr_slot = keep.lr_slot;
-			c->p = keep.p;
-			memcpy(c->day, r->snap.day, m * sizeof(double));
-		}
+	struct fc_cand *c = &r->m->fit;
+	size_t h = r->m->h, s = 0;
+	fc_cand_reset(c);
+	if (r->snap_ok) {
+		double *day = c->day;
+		*c = r->snap; /* the same weekly cells, just reset */
+		c->day = day;
+		memcpy(day, r->snap.day, c->m * sizeof(double));
+		s = r->snap_s;
 	}
-	r->evals += k;
-	const enum fc_kind kind = fit->kind;
-	const bool fast = kind == FC_HOLT || kind == FC_HW_ADD || kind == FC_HW_MUL;
-	size_t s = r->snap_ok ? r->snap_s : 0;
-	while (s < r->n_fit && b.n_live > 0) {
+	c->p = *p;
+	const double phisum = fc_damp_sum(p->phi, (int64_t)h);
+	const bool fast = c->kind == FC_HOLT || c->kind == FC_HW_ADD || c->kind == FC_HW_MUL;
+	struct obj_acc a = {.bound = bound};
+	r->evals++;
+	while (s < r->n_fit) {
 		if (isnan(r->y[s])) {
 			s++;
 			continue;
 		}
-		size_t i0 = 0;
-		while (!b.live[i0])
-			i0++;
-		const struct fc_cand *c0 = &b.c[i0];
-		if (fast && c0->inited && r->base + (int64_t)s == c0->last_slot + 1) {
-			if (kind == FC_HOLT)
-				holt_lanes(r, &b, &s);
-			else if (kind == FC_HW_MUL)
-				hw_lanes(r, &b, &s, true);
+		bool ok;
+		if (fast && c->inited && !c->broken && r->base + (int64_t)s == c->last_slot + 1) {
+			if (c->kind == FC_HOLT)
+				ok = holt_run(r, c, &s, phisum, &a);
+			else if (c->kind == FC_HW_MUL)
+				ok = hw_run(r, c, &s, phisum, &a, true);
 			else
-				hw_lanes(r, &b, &s, false);
+				ok = hw_run(r, c, &s, phisum, &a, false);
 		} else {
-			generic_slot(r, &b, s);
+			ok = generic_slot(r, c, s, phisum, &a);
 			s++;
 		}
+		if (!ok)
+			return INFINITY;
 	}
-	for (size_t i = 0; i < k; i++)
-		out[i] = b.live[i] && b.cnt ? b.sum[i] / (double)b.cnt : INFINITY;
+	return a.cnt ? a.sum / (double)a.cnt : INFINITY;
 }
 
 /* Runs the scratch model (kind and weekly cells set) through the first season of the fitted
- * slots and keeps its state as r->snap, its daily cells after the lanes' in m->fit.day. */
+ * slots, which only collects Holt-Winters' start values, and keeps that state as r->snap. */
 static void take_snapshot(struct fit_run *r)
 {
 	struct fc_cand c = r->m->fit;
 	size_t end = r->score_from < r->n_fit ? r->score_from : r->n_fit;
-	c.day = r->m->fit.day + LANES * c.m;
+	c.day += c.m;
 	fc_cand_reset(&c);
 	for (size_t s = 0; s < end; s++)
 		if (!isnan(r->y[s]))
@@ -414,439 +303,189 @@ static double logit(double p)
 	return log(p / (1.0 - p));
 }
 
-/* The parameters searched, in logit space: u[d] is the logit of parameter ids[d]. */
-struct space {
-	struct fc_params base; /* the parameters not searched */
-	int ids[NM_MAX_DIM];
-	size_t dim;
-};
-
-static void clamp_u(const struct space *sp, double *u)
+/* The objective at the point <u> (clamped in place to the bounds), with <bound> as in
+ * objective(). */
+static double eval_u(struct fit_run *r, const struct fc_params *base, const int *ids, size_t dim,
+                     double *u, double bound)
 {
-	for (size_t d = 0; d < sp->dim; d++) {
+	struct fc_params p = *base;
+	for (size_t d = 0; d < dim; d++) {
 		if (u[d] > U_BOUND)
 			u[d] = U_BOUND;
 		if (u[d] < -U_BOUND)
 			u[d] = -U_BOUND;
+		*param_ref(&p, ids[d]) = logistic(u[d]);
 	}
+	return objective(r, &p, bound);
 }
 
-static struct fc_params params_at(const struct space *sp, const double *u)
+/* Nelder-Mead on u (logit of the parameters) from <u>; leaves the best point in <u> and
+ * returns its value. Deterministic: fixed start simplex, stable ordering. A trial point is
+ * evaluated against the bound its comparison needs (the worst vertex for a reflection, the
+ * reflected value for an expansion, the threshold for a contraction), so hopeless points stop
+ * early without changing any decision; vertices always hold exact values. */
+static double nelder_mead(struct fit_run *r, const struct fc_params *base, const int *ids,
+                          size_t dim, double *u, double f0, size_t max_evals)
 {
-	struct fc_params p = sp->base;
-	for (size_t d = 0; d < sp->dim; d++)
-		*param_ref(&p, sp->ids[d]) = logistic(u[d]);
-	return p;
-}
-
-/* Nelder-Mead on u, as a state machine that asks for points and is told their values, so
- * that several searches (and a search's trial points) share batches. Deterministic: fixed
- * start simplex, stable ordering; the decisions and the counting of evaluations are those of
- * the plain sequential method, the batching changes no result.
- *
- * One step needs the reflection; the expansion or one of the two contractions may follow,
- * depending on it. All four are known before the reflection's value, so a step asks for the
- * reflection (needed) and offers the other three as optional: evaluated when a batch has room,
- * else asked for again once the reflection decided which one is needed. Each point carries
- * the bound its comparison needs (the worst vertex for the reflection and the contractions,
- * the best for the expansion, which is only compared when the reflection beat the best), so
- * hopeless points stop early; vertices always hold exact values. */
-enum nm_state { NM_SIMPLEX, NM_STEP, NM_SHRINK, NM_DONE };
-
-#define NM_MAX_REQ (NM_MAX_DIM + 1)
-
-struct nm {
-	const struct space *sp;
-	size_t nv, evals, max_evals;
 	double x[NM_MAX_DIM + 1][NM_MAX_DIM], f[NM_MAX_DIM + 1];
-	enum nm_state state;
-	/* a step: reflection, expansion, outside and inside contraction, and their values */
-	double t[4][NM_MAX_DIM], ft[4];
-	bool have[4];
-	/* the request: points to evaluate, their bounds, whether needed, and the results */
-	size_t n_req;
-	double *req_x[NM_MAX_REQ];
-	double req_bound[NM_MAX_REQ], req_f[NM_MAX_REQ];
-	bool req_need[NM_MAX_REQ], req_done[NM_MAX_REQ];
-};
-
-static void nm_ask(struct nm *nm, double *x, double bound, bool need)
-{
-	size_t i = nm->n_req++;
-	nm->req_x[i] = x;
-	nm->req_bound[i] = bound;
-	nm->req_need[i] = need;
-	nm->req_done[i] = false;
-}
-
-static void nm_finish(struct nm *nm)
-{
-	nm->state = NM_DONE;
-	nm->n_req = 0;
-}
-
-/* Sorts the simplex, tests convergence and asks for the next step's points. */
-static void nm_next(struct nm *nm)
-{
-	const size_t dim = nm->sp->dim, nv = nm->nv;
-	nm->n_req = 0;
-	if (nm->evals >= nm->max_evals) {
-		nm_finish(nm);
-		return;
-	}
-	/* insertion sort by f, stable */
+	size_t nv = dim + 1, evals = 0;
+	memcpy(x[0], u, dim * sizeof(double));
+	f[0] = f0;
 	for (size_t i = 1; i < nv; i++) {
-		double fi = nm->f[i], xi[NM_MAX_DIM];
-		memcpy(xi, nm->x[i], sizeof(xi));
-		size_t j = i;
-		while (j > 0 && nm->f[j - 1] > fi) {
-			nm->f[j] = nm->f[j - 1];
-			memcpy(nm->x[j], nm->x[j - 1], sizeof(xi));
-			j--;
+		memcpy(x[i], u, dim * sizeof(double));
+		x[i][i - 1] += u[i - 1] > 0 ? -1.0 : 1.0;
+		f[i] = eval_u(r, base, ids, dim, x[i], INFINITY);
+		evals++;
+	}
+	while (evals < max_evals) {
+		/* insertion sort by f, stable */
+		for (size_t i = 1; i < nv; i++) {
+			double fi = f[i], xi[NM_MAX_DIM];
+			memcpy(xi, x[i], sizeof(xi));
+			size_t j = i;
+			while (j > 0 && f[j - 1] > fi) {
+				f[j] = f[j - 1];
+				memcpy(x[j], x[j - 1], sizeof(xi));
+				j--;
+			}
+			f[j] = fi;
+			memcpy(x[j], xi, sizeof(xi));
 		}
-		nm->f[j] = fi;
-		memcpy(nm->x[j], xi, sizeof(xi));
-	}
-	double size = 0;
-	for (size_t i = 1; i < nv; i++)
+		double size = 0;
+		for (size_t i = 1; i < nv; i++)
+			for (size_t d = 0; d < dim; d++)
+				size = fmax(size, fabs(x[i][d] - x[0][d]));
+		if (size < NM_XTOL || f[nv - 1] - f[0] <= NM_FTOL * fabs(f[0]))
+			break;
+		double cen[NM_MAX_DIM] = {0}, xr[NM_MAX_DIM], xt[NM_MAX_DIM];
+		for (size_t i = 0; i < dim; i++)
+			for (size_t d = 0; d < dim; d++)
+				cen[d] += x[i][d] / (double)dim;
+		double *xw = x[nv - 1];
 		for (size_t d = 0; d < dim; d++)
-			size = fmax(size, fabs(nm->x[i][d] - nm->x[0][d]));
-	if (size < 1e-2 || nm->f[nv - 1] - nm->f[0] <= 1e-6 * fabs(nm->f[0])) {
-		nm_finish(nm);
-		return;
-	}
-	double cen[NM_MAX_DIM] = {0};
-	for (size_t i = 0; i < dim; i++)
-		for (size_t d = 0; d < dim; d++)
-			cen[d] += nm->x[i][d] / (double)dim;
-	const double *xw = nm->x[nv - 1];
-	double *xr = nm->t[0], *xe = nm->t[1], *xo = nm->t[2], *xi = nm->t[3];
-	for (size_t d = 0; d < dim; d++) {
-		xr[d] = cen[d] + (cen[d] - xw[d]);
-		xe[d] = cen[d] + 2.0 * (cen[d] - xw[d]);
-	}
-	clamp_u(nm->sp, xr);
-	clamp_u(nm->sp, xe);
-	for (size_t d = 0; d < dim; d++) {
-		xo[d] = cen[d] + 0.5 * (xr[d] - cen[d]);
-		xi[d] = cen[d] + 0.5 * (xw[d] - cen[d]);
-	}
-	clamp_u(nm->sp, xo);
-	clamp_u(nm->sp, xi);
-	for (size_t j = 0; j < 4; j++)
-		nm->have[j] = false;
-	nm_ask(nm, xr, nm->f[nv - 1], true);
-	nm_ask(nm, xe, nm->f[0], false);
-	nm_ask(nm, xo, nm->f[nv - 1], false);
-	nm_ask(nm, xi, nm->f[nv - 1], false);
-	nm->state = NM_STEP;
-}
-
-/* Starts a search from <u> (clamped) of value <f0>. */
-static void nm_begin(struct nm *nm, const struct space *sp, const double *u, double f0,
-                     size_t max_evals)
-{
-	const size_t dim = sp->dim;
-	nm->sp = sp;
-	nm->nv = dim + 1;
-	nm->evals = 0;
-	nm->max_evals = max_evals;
-	nm->n_req = 0;
-	memcpy(nm->x[0], u, dim * sizeof(double));
-	nm->f[0] = f0;
-	for (size_t i = 1; i < nm->nv; i++) {
-		memcpy(nm->x[i], u, dim * sizeof(double));
-		nm->x[i][i - 1] += u[i - 1] > 0 ? -1.0 : 1.0;
-		clamp_u(sp, nm->x[i]);
-		nm_ask(nm, nm->x[i], INFINITY, true);
-	}
-	nm->state = NM_SIMPLEX;
-}
-
-static void nm_accept(struct nm *nm, size_t j)
-{
-	memcpy(nm->x[nm->nv - 1], nm->t[j], nm->sp->dim * sizeof(double));
-	nm->f[nm->nv - 1] = nm->ft[j];
-}
-
-/* Goes on with a step whose reflection is known; asks again for a point it lacks. */
-static void nm_step(struct nm *nm)
-{
-	const size_t nv = nm->nv, dim = nm->sp->dim;
-	const double fr = nm->ft[0];
-	nm->n_req = 0;
-	if (fr < nm->f[0]) {
-		if (!nm->have[1]) {
-			nm_ask(nm, nm->t[1], fr, true);
-			return;
+			xr[d] = cen[d] + (cen[d] - xw[d]);
+		double fr = eval_u(r, base, ids, dim, xr, f[nv - 1]);
+		evals++;
+		if (fr < f[0]) {
+			for (size_t d = 0; d < dim; d++)
+				xt[d] = cen[d] + 2.0 * (cen[d] - xw[d]);
+			double fe = eval_u(r, base, ids, dim, xt, fr);
+			evals++;
+			if (fe < fr) {
+				memcpy(xw, xt, dim * sizeof(double));
+				f[nv - 1] = fe;
+			} else {
+				memcpy(xw, xr, dim * sizeof(double));
+				f[nv - 1] = fr;
+			}
+			continue;
 		}
-		nm->evals++;
-		nm_accept(nm, nm->ft[1] < fr ? 1 : 0);
-		nm_next(nm);
-		return;
-	}
-	if (fr < nm->f[nv - 2]) {
-		nm_accept(nm, 0);
-		nm_next(nm);
-		return;
-	}
-	bool outside = fr < nm->f[nv - 1];
-	size_t j = outside ? 2 : 3;
-	double thr = outside ? fr : nm->f[nv - 1];
-	if (!nm->have[j]) {
-		nm_ask(nm, nm->t[j], thr, true);
-		return;
-	}
-	nm->evals++;
-	if (nm->ft[j] < thr) {
-		nm_accept(nm, j);
-		nm_next(nm);
-		return;
-	}
-	for (size_t i = 1; i < nv; i++) {
-		for (size_t d = 0; d < dim; d++)
-			nm->x[i][d] = nm->x[0][d] + 0.5 * (nm->x[i][d] - nm->x[0][d]);
-		clamp_u(nm->sp, nm->x[i]);
-		nm_ask(nm, nm->x[i], INFINITY, true);
-	}
-	nm->state = NM_SHRINK;
-}
-
-/* Takes the values of the points evaluated (req_done) and moves on. */
-static void nm_tell(struct nm *nm)
-{
-	switch (nm->state) {
-	case NM_SIMPLEX:
-	case NM_SHRINK:
-		for (size_t i = 0; i < nm->n_req; i++)
-			nm->f[i + 1] = nm->req_f[i];
-		nm->evals += nm->n_req;
-		nm_next(nm);
-		return;
-	case NM_STEP: {
-		bool had_r = nm->have[0];
-		for (size_t i = 0; i < nm->n_req; i++) {
-			if (!nm->req_done[i])
-				continue;
-			size_t j = (size_t)(nm->req_x[i] - nm->t[0]) / NM_MAX_DIM;
-			nm->ft[j] = nm->req_f[i];
-			nm->have[j] = true;
+		if (fr < f[nv - 2]) {
+			memcpy(xw, xr, dim * sizeof(double));
+			f[nv - 1] = fr;
+			continue;
 		}
-		if (!had_r)
-			nm->evals++; /* the reflection */
-		nm_step(nm);
-		return;
+		bool outside = fr < f[nv - 1];
+		for (size_t d = 0; d < dim; d++)
+			xt[d] = outside ? cen[d] + 0.5 * (xr[d] - cen[d])
+			                : cen[d] + 0.5 * (xw[d] - cen[d]);
+		double thr = outside ? fr : f[nv - 1];
+		double fc = eval_u(r, base, ids, dim, xt, thr);
+		evals++;
+		if (fc < thr) {
+			memcpy(xw, xt, dim * sizeof(double));
+			f[nv - 1] = fc;
+			continue;
+		}
+		for (size_t i = 1; i < nv; i++) {
+			for (size_t d = 0; d < dim; d++)
+				x[i][d] = x[0][d] + 0.5 * (x[i][d] - x[0][d]);
+			f[i] = eval_u(r, base, ids, dim, x[i], INFINITY);
+			evals++;
+		}
 	}
-	case NM_DONE:
-		return;
-	}
-}
-
-/* One local search of fit_smoothing: a start point, then Nelder-Mead runs from it while they
- * improve (up to three). */
-enum run_state { RUN_EVAL, RUN_NM, RUN_DONE };
-
-struct nm_run {
-	enum run_state state;
-	double u[NM_MAX_DIM];
-	double f, prev;
-	int run;
-	size_t max_evals;
-	struct nm nm;
-};
-
-/* The pending request of <lr>: the start point's own evaluation, or the search's. */
-static struct nm *run_nm(struct nm_run *lr)
-{
-	return lr->state == RUN_DONE ? NULL : &lr->nm;
-}
-
-static void run_begin(struct nm_run *lr, const struct space *sp, const double *u, size_t max)
-{
-	memcpy(lr->u, u, sp->dim * sizeof(double));
-	clamp_u(sp, lr->u);
-	lr->state = RUN_EVAL;
-	lr->run = 0;
-	lr->max_evals = max;
-	lr->nm.sp = sp;
-	lr->nm.n_req = 0;
-	nm_ask(&lr->nm, lr->u, INFINITY, true);
-}
-
-static void run_tell(struct nm_run *lr)
-{
-	const struct space *sp = lr->nm.sp;
-	if (lr->state == RUN_EVAL) {
-		lr->f = lr->nm.req_f[0];
-		lr->prev = lr->f;
-		lr->state = RUN_NM;
-		nm_begin(&lr->nm, sp, lr->u, lr->f, lr->max_evals);
-		return;
-	}
-	nm_tell(&lr->nm);
-	if (lr->nm.state != NM_DONE)
-		return;
-	/* the best vertex (the first of the lowest) */
 	size_t best = 0;
-	for (size_t i = 1; i < lr->nm.nv; i++)
-		if (lr->nm.f[i] < lr->nm.f[best])
+	for (size_t i = 1; i < nv; i++)
+		if (f[i] < f[best])
 			best = i;
-	memcpy(lr->u, lr->nm.x[best], sp->dim * sizeof(double));
-	lr->f = lr->nm.f[best];
-	/* Nelder-Mead collapses its simplex in flat valleys; restarting from the best point with
-	 * a fresh simplex (up to three runs) fixes most of that at little cost. */
-	if ((!(lr->f < lr->prev - 1e-6 * fabs(lr->prev)) && lr->run > 0) || lr->run == 2) {
-		lr->state = RUN_DONE;
-		return;
-	}
-	lr->run++;
-	lr->prev = lr->f;
-	nm_begin(&lr->nm, sp, lr->u, lr->f, lr->max_evals);
-}
-
-/* Runs the searches <runs>[0..n) to the end, sharing batches: each round evaluates every
- * point the searches need, and fills the lanes left over with optional ones. */
-static void run_all(struct fit_run *r, const struct space *sp, struct nm_run *runs, size_t n)
-{
-	for (;;) {
-		struct nm *who[NM_STARTS * NM_MAX_REQ];
-		size_t which[NM_STARTS * NM_MAX_REQ];
-		size_t n_need = 0, n_opt = 0;
-		for (size_t pass = 0; pass < 2; pass++) {
-			for (size_t k = 0; k < n; k++) {
-				struct nm *nm = run_nm(&runs[k]);
-				if (!nm)
-					continue;
-				for (size_t i = 0; i < nm->n_req; i++) {
-					if (nm->req_need[i] != (pass == 0))
-						continue;
-					who[n_need + n_opt] = nm;
-					which[n_need + n_opt] = i;
-					if (pass == 0)
-						n_need++;
-					else
-						n_opt++;
-				}
-			}
-		}
-		if (n_need == 0)
-			return;
-		/* the needed points, then optional ones up to the end of the last batch */
-		size_t total = (n_need + LANES - 1) / LANES * LANES;
-		if (total > n_need + n_opt)
-			total = n_need + n_opt;
-		for (size_t at = 0; at < total; at += LANES) {
-			size_t k = total - at < LANES ? total - at : LANES;
-			struct fc_params p[LANES];
-			double bound[LANES], out[LANES];
-			for (size_t i = 0; i < k; i++) {
-				struct nm *nm = who[at + i];
-				p[i] = params_at(sp, nm->req_x[which[at + i]]);
-				bound[i] = nm->req_bound[which[at + i]];
-			}
-			evaluate(r, k, p, bound, out);
-			for (size_t i = 0; i < k; i++) {
-				struct nm *nm = who[at + i];
-				nm->req_f[which[at + i]] = out[i];
-				nm->req_done[which[at + i]] = true;
-			}
-		}
-		for (size_t k = 0; k < n; k++)
-			if (run_nm(&runs[k]))
-				run_tell(&runs[k]);
-	}
-}
-
-/* Inserts <p> of value <f> into the sorted starts (stable: earlier points win ties). */
-static void keep_start(struct fc_params *start, double *fstart, size_t *n_start,
-                       const struct fc_params *p, double f)
-{
-	size_t at = *n_start;
-	while (at > 0 && f < fstart[at - 1])
-		at--;
-	if (at >= NM_STARTS)
-		return;
-	size_t last = *n_start < NM_STARTS ? (*n_start)++ : NM_STARTS - 1;
-	for (size_t j = last; j > at; j--) {
-		start[j] = start[j - 1];
-		fstart[j] = fstart[j - 1];
-	}
-	start[at] = *p;
-	fstart[at] = f;
+	memcpy(u, x[best], dim * sizeof(double));
+	return f[best];
 }
 
 /* Fits the smoothing parameters of <c> (Holt or Holt-Winters) into c->p. */
 static void fit_smoothing(struct fit_run *r, struct fc_cand *c)
 {
 	const struct fc_config *cfg = &r->m->cfg;
-	struct space sp = {.base = c->p, .dim = 0};
-	sp.ids[sp.dim++] = P_ALPHA;
-	sp.ids[sp.dim++] = P_BETA;
+	int ids[NM_MAX_DIM];
+	size_t dim = 0;
+	ids[dim++] = P_ALPHA;
+	ids[dim++] = P_BETA;
 	if (c->kind != FC_HOLT)
-		sp.ids[sp.dim++] = P_GAMMA;
+		ids[dim++] = P_GAMMA;
 	if (cfg->damped)
-		sp.ids[sp.dim++] = P_PHI;
+		ids[dim++] = P_PHI;
 	if (c->kind != FC_HOLT && r->m->mw > 0)
-		sp.ids[sp.dim++] = P_DELTA;
-	if (!cfg->damped)
-		sp.base.phi = 1.0;
+		ids[dim++] = P_DELTA;
 	if (c->kind != FC_HOLT)
 		take_snapshot(r);
 
-	/* Grid: the current parameters, then every grid point, in batches; keep the best
-	 * NM_STARTS points as starts for the local search (the error surface has several
-	 * valleys, e.g. damped-and-reactive against trend-following). A point only matters if it
-	 * beats the last start kept, which is its bound (the starts only get better within a
-	 * batch, so the bound at the batch's start is safe). */
+	/* Grid: keep the best NM_STARTS points as starts for the local search (the error surface
+	 * has several valleys, e.g. damped-and-reactive against trend-following). A grid point
+	 * only matters if it beats the last start kept: that is its bound. */
+	struct fc_params base = c->p, p = c->p;
+	if (!cfg->damped)
+		base.phi = p.phi = 1.0;
 	struct fc_params start[NM_STARTS];
 	double fstart[NM_STARTS];
 	size_t n_start = 0;
+	start[n_start] = base;
+	fstart[n_start++] = objective(r, &base, INFINITY);
 	size_t idx[NM_MAX_DIM] = {0};
-	bool base_done = false, grid_done = false;
-	while (!grid_done) {
-		struct fc_params p[LANES];
-		double bound[LANES], out[LANES];
-		size_t k = 0;
-		while (k < LANES && !grid_done) {
-			p[k] = sp.base;
-			if (base_done) {
-				for (size_t d = 0; d < sp.dim; d++)
-					*param_ref(&p[k], sp.ids[d]) = grids[sp.ids[d]][idx[d]];
-				size_t d = 0;
-				while (d < sp.dim && ++idx[d] == grid_len[sp.ids[d]])
-					idx[d++] = 0;
-				grid_done = d == sp.dim;
+	for (;;) {
+		for (size_t d = 0; d < dim; d++)
+			*param_ref(&p, ids[d]) = grids[ids[d]][idx[d]];
+		double f = objective(r, &p, n_start < NM_STARTS ? INFINITY : fstart[NM_STARTS - 1]);
+		/* insert into the sorted list of starts (stable: earlier points win ties) */
+		size_t at = n_start;
+		while (at > 0 && f < fstart[at - 1])
+			at--;
+		if (at < NM_STARTS) {
+			size_t last = n_start < NM_STARTS ? n_start++ : NM_STARTS - 1;
+			for (size_t j = last; j > at; j--) {
+				start[j] = start[j - 1];
+				fstart[j] = fstart[j - 1];
 			}
-			base_done = true;
-			k++;
+			start[at] = p;
+			fstart[at] = f;
 		}
-		for (size_t i = 0; i < k; i++)
-			bound[i] = n_start < NM_STARTS ? INFINITY : fstart[NM_STARTS - 1];
-		evaluate(r, k, p, bound, out);
-		for (size_t i = 0; i < k; i++)
-			keep_start(start, fstart, &n_start, &p[i], out[i]);
+		size_t d = 0;
+		while (d < dim && ++idx[d] == grid_len[ids[d]])
+			idx[d++] = 0;
+		if (d == dim)
+			break;
 	}
-
-	/* Local searches from the starts, side by side. */
-	struct nm_run runs[NM_STARTS];
-	size_t n_runs = 0;
-	while (n_runs < n_start && isfinite(fstart[n_runs])) {
+	struct fc_params best = start[0];
+	double fbest = fstart[0];
+	for (size_t s = 0; s < n_start && isfinite(fstart[s]); s++) {
 		double u[NM_MAX_DIM];
-		for (size_t d = 0; d < sp.dim; d++) {
-			double v = *param_ref(&start[n_runs], sp.ids[d]);
+		for (size_t d = 0; d < dim; d++) {
+			double v = *param_ref(&start[s], ids[d]);
 			v = v < 1e-4 ? 1e-4 : (v > 1 - 1e-4 ? 1 - 1e-4 : v);
 			u[d] = logit(v);
 		}
-		run_begin(&runs[n_runs], &sp, u, 60 + 40 * sp.dim);
-		n_runs++;
-	}
-	run_all(r, &sp, runs, n_runs);
-	struct fc_params best = start[0];
-	double fbest = fstart[0];
-	for (size_t s = 0; s < n_runs; s++) {
-		if (runs[s].f < fbest) {
-			fbest = runs[s].f;
-			best = params_at(&sp, runs[s].u);
+		/* Nelder-Mead collapses its simplex in flat valleys; restarting from the best point
+		 * with a fresh simplex (up to NM_RUNS runs) fixes most of that at little cost. */
+		double f = eval_u(r, &base, ids, dim, u, INFINITY);
+		for (int run = 0; run < NM_RUNS; run++) {
+			double prev = f;
+			f = nelder_mead(r, &base, ids, dim, u, f, 60 + 40 * dim);
+			if (!(f < prev - NM_RESTART_GAIN * fabs(prev)) && run > 0)
+				break;
+		}
+		if (f < fbest) {
+			fbest = f;
+			for (size_t d = 0; d < dim; d++)
+				*param_ref(&best, ids[d]) = logistic(u[d]);
 		}
 	}
 	c->p = best;
@@ -863,8 +502,7 @@ static void fit_window(struct fit_run *r, struct fc_cand *c)
 		if (w > wmax)
 			w = wmax;
 		p.window = (uint32_t)w;
-		double f;
-		evaluate(r, 1, &p, &fbest, &f);
+		double f = objective(r, &p, fbest);
 		if (f < fbest) {
 			fbest = f;
 			best = p;

@@ -7,10 +7,6 @@
 /* Largest array (in slots) fc_init agrees to size: 4 Mi cells, 32 MiB of doubles. */
 #define FC_MAX_SLOTS ((size_t)1 << 22)
 
-/* Parameter sets the fitting evaluates side by side: the scratch model fc_model.fit carries
- * this many copies of the seasonal cells (and one more day for the state after warm-up). */
-#define FC_FIT_LANES 4
-
 /* Timestamps beyond +-2^62 ms (146 million years) are rejected, so slot arithmetic cannot
  * overflow. */
 #define FC_TS_LIMIT ((int64_t)1 << 62)

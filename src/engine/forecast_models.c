@@ -130,6 +130,10 @@ static void snaive_step(struct fc_cand *c, int64_t slot, double y)
 	c->day[fc_pmod(slot, c->m)] = y;
 }
 
+/* holt_step and hw_step (with day_get, week_get and fc_cand_predict_ds) have twins in
+ * forecast_fit.c (holt_run, hw_run): the fitting loops repeat this arithmetic operation for
+ * operation, so that the parameters are fitted on exactly the model that runs. Change both
+ * together. */
 static void holt_step(struct fc_cand *c, int64_t slot, double y, bool first)
 {
 	if (first) {
