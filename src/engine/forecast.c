@@ -46,9 +46,9 @@ void fc_config_default(struct fc_config *c)
 	c->horizon_ms = 5 * 60 * 1000;
 	c->history_ms = 7 * 24 * 3600 * 1000LL;
 	c->regression_ms = 3600 * 1000;
-	c->quantile = 0.9;
+	c->quantile = 0.8;
 	c->damped = true;
-	c->refit_every = 1440;
+	c->refit_every = 10080;
 	c->error_window = 1440;
 }
 
@@ -179,7 +179,8 @@ void fc_release(struct fc_model *m)
 		cand_free(&m->cand[i]);
 		ps_free(m->track[i].err);
 		ps_free(m->track[i].sterm);
-		m->track[i].err = m->track[i].sterm = NULL;
+		ps_free(m->track[i].sorted);
+		m->track[i].err = m->track[i].sterm = m->track[i].sorted = NULL;
 	}
 	cand_free(&m->fit);
 	ps_free(m->hist);
@@ -188,9 +189,8 @@ void fc_release(struct fc_model *m)
 	ps_free(m->pend_slot);
 	ps_free(m->abs_y);
 	ps_free(m->scr_y);
-	ps_free(m->scr_q);
 	ps_free(m->scr_season);
-	m->hist = m->pend = m->abs_y = m->scr_y = m->scr_q = m->scr_season = NULL;
+	m->hist = m->pend = m->abs_y = m->scr_y = m->scr_season = NULL;
 	m->hist_slot = m->pend_slot = NULL;
 	m->n_cand = 0;
 }
@@ -222,7 +222,8 @@ enum ps_err fc_init(struct fc_model *m, const struct fc_config *c, struct ps_dia
 	for (size_t i = 0; i < m->n_cand; i++) {
 		m->track[i].err = ps_calloc(e, sizeof(double));
 		m->track[i].sterm = ps_calloc(e, sizeof(double));
-		if (!m->track[i].err || !m->track[i].sterm)
+		m->track[i].sorted = ps_calloc(e, sizeof(double));
+		if (!m->track[i].err || !m->track[i].sterm || !m->track[i].sorted)
 			goto nomem;
 	}
 	/* The fitting scratch model carries the largest arrays any kind needs, the daily cells
@@ -240,11 +241,10 @@ enum ps_err fc_init(struct fc_model *m, const struct fc_config *c, struct ps_dia
 	m->pend_slot = ps_calloc(m->h + 1, sizeof(int64_t));
 	m->abs_y = ps_calloc(e, sizeof(double));
 	m->scr_y = ps_calloc(m->cap, sizeof(double));
-	m->scr_q = ps_calloc(e, sizeof(double));
 	m->scr_season = m->mw ? ps_calloc(2 * m->m + m->mw, sizeof(double)) : NULL;
 	if (!m->fit.day || (m->mw && (!m->fit.week || !m->scr_season)) || !m->fit.lr_y ||
 	    !m->fit.lr_slot || !m->hist || !m->hist_slot || !m->pend || !m->pend_slot ||
-	    !m->abs_y || !m->scr_y || !m->scr_q)
+	    !m->abs_y || !m->scr_y)
 		goto nomem;
 	fc_model_reset_state(m);
 	return PS_OK;
@@ -292,6 +292,33 @@ static void recompute_sums(struct fc_model *m)
 		m->sum_abs_y += m->abs_y[(m->e_head + k) % e];
 }
 
+/* The first index of sorted a[0..n) whose value is not below <v>. */
+static size_t lower_bound(const double *a, size_t n, double v)
+{
+	size_t lo = 0, hi = n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (a[mid] < v)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* Replaces <old> (when <drop>) by <v> in the sorted array a[0..n) (n counts <old>). */
+static void sorted_replace(double *a, size_t n, bool drop, double old, double v)
+{
+	if (drop) {
+		size_t i = lower_bound(a, n, old);
+		memmove(a + i, a + i + 1, (n - i - 1) * sizeof(*a));
+		n--;
+	}
+	size_t j = lower_bound(a, n, v);
+	memmove(a + j + 1, a + j, (n - j) * sizeof(*a));
+	a[j] = v;
+}
+
 /* Scores the h-step forecasts that targeted <slot> against the truth <y>. */
 static void score(struct fc_model *m, int64_t slot, double y)
 {
@@ -310,6 +337,7 @@ static void score(struct fc_model *m, int64_t slot, double y)
 			t->sum_abs -= fabs(t->err[at]);
 			t->sum_smape -= t->sterm[at];
 		}
+		sorted_replace(t->sorted, m->e_n, full, t->err[at], err);
 		t->err[at] = err;
 		t->sterm[at] = st;
 		t->sum_abs += fabs(err);
@@ -398,40 +426,17 @@ bool fc_ready(const struct fc_model *m)
 
 bool fc_refit_due(const struct fc_model *m)
 {
-	return m->cfg.refit_every > 0 && m->n_since_fit >= m->cfg.refit_every;
+	if (m->cfg.refit_every == 0)
+		return false;
+	uint64_t fitted_on = m->n_samples - m->n_since_fit; /* samples the last fit replayed */
+	uint64_t period = m->cfg.refit_every;
+	if (fitted_on < period)
+		period = fitted_on > m->m ? fitted_on : m->m;
+	return m->n_since_fit >= period;
 }
 
 /* ---- forecast ---- */
 
-/* The k-th smallest (0-based) of a[0..n), n > 0: quickselect with a three-way partition around
- * the middle element (deterministic; duplicates are fine). Reorders <a>. */
-static double select_kth(double *a, size_t n, size_t k)
-{
-	size_t lo = 0, hi = n;
-	while (hi - lo > 1) {
-		double pivot = a[lo + (hi - lo) / 2];
-		size_t lt = lo, i = lo, gt = hi;
-		while (i < gt) {
-			double v = a[i];
-			if (v < pivot) {
-				a[i++] = a[lt];
-				a[lt++] = v;
-			} else if (v > pivot) {
-				a[i] = a[--gt];
-				a[gt] = v;
-			} else {
-				i++;
-			}
-		}
-		if (k < lt)
-			hi = lt;
-		else if (k >= gt)
-			lo = gt;
-		else
-			return pivot;
-	}
-	return a[lo];
-}
 
 enum ps_err fc_forecast(struct fc_model *m, int64_t horizon_ms, struct fc_forecast *out,
                         struct ps_diag *diag)
@@ -470,14 +475,12 @@ enum ps_err fc_forecast_range(struct fc_model *m, int64_t from_ms, int64_t horiz
 	out->model_used = c->kind;
 	out->origin_ms = m->last_slot * m->cfg.step_ms;
 
-	size_t n = m->e_n, e = m->cfg.error_window;
+	size_t n = m->e_n;
 	const struct fc_track *t = &m->track[m->chosen];
-	for (size_t k = 0; k < n; k++)
-		m->scr_q[k] = t->err[(m->e_head + k) % e];
 	/* conformal rank: ceil((n + 1) q), capped at n */
 	double r = ceil((double)(n + 1) * m->cfg.quantile);
 	size_t rank = r >= (double)n ? n : (r < 1 ? 1 : (size_t)r);
-	out->q_error = select_kth(m->scr_q, n, rank - 1);
+	out->q_error = t->sorted[rank - 1];
 	out->upper = out->peak + (out->q_error > 0 ? out->q_error : 0);
 	out->n_errors = n;
 

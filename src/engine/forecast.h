@@ -61,7 +61,7 @@
  * of that changes a result. Then it resets the state and replays the whole history, so the
  * state, the pending forecasts and the error windows are what streaming would have produced,
  * and the last window of errors is out-of-sample. fc_refit does the same from the model's own
- * history ring; the caller runs it when fc_refit_due() says so (every refit_every samples), so
+ * history ring; the caller runs it when fc_refit_due() says so (as the history doubles, then every refit_every samples), so
  * fc_update stays O(1). Cost: about 0.05 s of one core for `auto` on 7 days of one-minute
  * data (some 10^3 passes over the history, each latency-bound at a few ns per slot).
  */
@@ -97,9 +97,10 @@ struct fc_config {
 	int64_t history_ms;    /* history ring for fitting; >= the season (a week with weekly) and
 	                        * >= season + horizon; default 7 d */
 	int64_t regression_ms; /* longest linear-regression window (>= 2 steps); default 1 h */
-	double quantile;       /* error quantile of the margin, in (0,1); default 0.9 */
+	double quantile;       /* error quantile of the margin, in (0,1); default 0.8 */
 	bool damped;           /* Holt and Holt-Winters trends damped by a fitted phi; true */
-	uint32_t refit_every;  /* samples between refits (fc_refit_due); 0 = never; 1440 */
+	uint32_t refit_every;  /* samples between refits once the history is long (fc_refit_due);
+	                        * 0 = never; 10080 (a week of minutes) */
 	uint32_t error_window; /* scored errors kept per model, >= 1; default 1440 */
 };
 
@@ -142,8 +143,10 @@ struct fc_cand {
 /* Recent h-step errors of one model: a ring of the last error_window scores. The rings of all
  * models of a struct fc_model advance together (fc_model.e_head, e_n). */
 struct fc_track {
-	double *err;   /* signed, truth - forecast */
-	double *sterm; /* sMAPE terms, percent */
+	double *err;    /* signed, truth - forecast */
+	double *sterm;  /* sMAPE terms, percent */
+	double *sorted; /* the same errors in ascending order (fc_model.e_n of them): the margin's
+	                 * quantile is one lookup, kept up by a binary search and a memmove */
 	double sum_abs, sum_smape;
 };
 
@@ -180,10 +183,9 @@ struct fc_model {
 	size_t e_head, e_n;
 	double *abs_y;
 	double sum_abs_y;
-	/* scratch (init-time sized): fitting and quantiles */
+	/* scratch (init-time sized): fitting */
 	double *scr_y;      /* cap: binned history */
 	struct fc_cand fit; /* the candidate being fitted; arrays below */
-	double *scr_q;      /* error_window: quantile selection */
 	double *scr_season; /* 2 m + mw (weekly only): weekly start values */
 };
 
@@ -244,7 +246,9 @@ PS_MUST_CHECK enum ps_err fc_fit(struct fc_model *m, const int64_t *ts_ms, const
                                  size_t n, struct ps_diag *diag);
 /* fc_fit on the model's own history ring (the last history_ms of accepted samples). */
 PS_MUST_CHECK enum ps_err fc_refit(struct fc_model *m, struct ps_diag *diag);
-/* True when refit_every > 0 and that many samples were accepted since the last fit or init. */
+/* True when the model should be refitted: never with refit_every 0; while the fitted history
+ * is shorter than refit_every samples, each time it has doubled (at least one season apart),
+ * so a young model's parameters follow its growing history; then every refit_every samples. */
 bool fc_refit_due(const struct fc_model *m);
 
 /* True once one season (or regression window) plus the horizon has been seen and at least one
