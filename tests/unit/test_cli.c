@@ -518,3 +518,28 @@ Test(cli, simulate_reports_bad_input_with_its_line_and_exit_codes)
 	assert_contains(r->err, "give a series with -f FILE or a --workload");
 	free(r);
 }
+
+Test(cli, simulate_takes_the_target_and_its_forecast_mode_from_a_config)
+{
+	/* simulate.yaml: averageValue 4, interval 30s, forecast holt in observe mode. Observe
+	 * computes the forecast but never acts, so predictive costs exactly what reactive does. */
+	struct run *r = RUN(NULL, "simulate", "--workload", "diurnal", "--days", "3", "-c",
+	                    PS_TEST_DATA "/config/simulate.yaml", "--json");
+	cr_assert_eq(r->status, 0, "%s", r->err);
+	cJSON *j = cJSON_Parse(r->out);
+	cr_assert_not_null(j);
+	cr_assert_str_eq(item(j, "target")->valuestring, "jobs/Deployment/worker");
+	cr_assert_eq(item(j, "intervalSeconds")->valueint, 30);
+	cr_assert_float_eq(item(item(j, "params"), "target")->valuedouble, 4.0, 1e-12);
+	const cJSON *pol = item(j, "policies");
+	cr_assert_float_eq(item(item(pol, "predictive"), "replicaSeconds")->valuedouble,
+	                   item(item(pol, "reactive"), "replicaSeconds")->valuedouble, 1e-9);
+	cr_assert_str_eq(item(item(j, "forecast"), "model")->valuestring, "holt");
+	cJSON_Delete(j);
+	free(r);
+	r = RUN(NULL, "simulate", "--workload", "diurnal", "-c",
+	        PS_TEST_DATA "/config/simulate.yaml", "--target", "nosuch");
+	cr_assert_eq(r->status, 2);
+	assert_contains(r->err, "has no Autoscaler \"nosuch\"");
+	free(r);
+}
