@@ -3,7 +3,8 @@
 # Source it from bash; it defines functions and variables only.
 
 # Debian 12 packages prescale builds and tests with.
-PS_DEPS=(build-essential cmake ninja-build pkg-config libcjson-dev libyaml-dev libcriterion-dev jq)
+PS_DEPS=(build-essential cmake ninja-build pkg-config libcjson-dev libyaml-dev libcriterion-dev jq
+	libcurl4-openssl-dev prometheus python3 openssl)
 
 # Installs the packages of PS_DEPS that are missing (all of them again when CI=true), as root
 # or through sudo. Does nothing when everything is there.

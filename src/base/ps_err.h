@@ -24,7 +24,16 @@
 	X(PS_EUNAVAIL, "EUNAVAIL", "service unavailable", true)                                    \
 	X(PS_ENODATA, "ENODATA", "no data", true)                                                  \
 	X(PS_EMETRIC, "EMETRIC", "metric could not be computed", true)                             \
-	X(PS_ESTATE, "ESTATE", "operation not valid in the current state", false)
+	X(PS_ESTATE, "ESTATE", "operation not valid in the current state", false)               \
+	X(PS_EHTTP, "EHTTP", "unexpected HTTP response", false)                                 \
+	X(PS_EUNAUTHORIZED, "EUNAUTHORIZED", "unauthorized (401)", false)                        \
+	X(PS_EFORBIDDEN, "EFORBIDDEN", "forbidden (403)", false)                                 \
+	X(PS_ENOTFOUND, "ENOTFOUND", "not found (404)", false)                                   \
+	X(PS_ECONFLICT, "ECONFLICT", "conflict (409)", true)                                     \
+	X(PS_EGONE, "EGONE", "gone (410)", false)                                                \
+	X(PS_EINVALID, "EINVALID", "rejected as invalid (422)", false)                           \
+	X(PS_ETHROTTLED, "ETHROTTLED", "too many requests (429)", true)                          \
+	X(PS_ESERVER, "ESERVER", "server error (5xx)", true)
 
 enum ps_err {
 #define PS_ERR_ENUM(e, name, msg, retry) e,

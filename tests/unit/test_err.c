@@ -46,12 +46,15 @@ Test(err, names_and_messages_are_all_distinct)
 	}
 }
 
-Test(err, retryable_errors_are_exactly_timeouts_io_unavailable_no_data_and_metric)
+/* Retryable: timeouts, I/O, unavailable, no data, metric failures, and the HTTP answers a
+ * client retries with backoff (409 conflict, 429 throttled, 5xx). */
+Test(err, retryable_errors_are_exactly_the_transient_ones)
 {
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
 		enum ps_err e = rows[i].e;
 		bool want = e == PS_ETIMEDOUT || e == PS_EIO || e == PS_EUNAVAIL ||
-			    e == PS_ENODATA || e == PS_EMETRIC;
+			    e == PS_ENODATA || e == PS_EMETRIC || e == PS_ECONFLICT ||
+			    e == PS_ETHROTTLED || e == PS_ESERVER;
 		cr_expect_eq(ps_err_is_retryable(e), want, "%s", rows[i].ident);
 	}
 }
