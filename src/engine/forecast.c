@@ -309,13 +309,17 @@ static size_t lower_bound(const double *a, size_t n, double v)
 /* Replaces <old> (when <drop>) by <v> in the sorted array a[0..n) (n counts <old>). */
 static void sorted_replace(double *a, size_t n, bool drop, double old, double v)
 {
-	if (drop) {
+	if (drop && n > 0) {
 		size_t i = lower_bound(a, n, old);
-		memmove(a + i, a + i + 1, (n - i - 1) * sizeof(*a));
+		if (i >= n)
+			i = n - 1; /* <old> is in the array; this only guards the arithmetic */
+		for (size_t k = i; k + 1 < n; k++)
+			a[k] = a[k + 1];
 		n--;
 	}
 	size_t j = lower_bound(a, n, v);
-	memmove(a + j + 1, a + j, (n - j) * sizeof(*a));
+	for (size_t k = n; k > j; k--)
+		a[k] = a[k - 1];
 	a[j] = v;
 }
 

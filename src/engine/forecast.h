@@ -146,7 +146,7 @@ struct fc_track {
 	double *err;    /* signed, truth - forecast */
 	double *sterm;  /* sMAPE terms, percent */
 	double *sorted; /* the same errors in ascending order (fc_model.e_n of them): the margin's
-	                 * quantile is one lookup, kept up by a binary search and a memmove */
+	                 * quantile is one lookup, kept up by a binary search and a shift */
 	double sum_abs, sum_smape;
 };
 

@@ -68,8 +68,10 @@ struct http_response {
 };
 
 /* A cancellation token: fired once, from any thread; wakes the transfer of every client that
- * runs under it. Embedded in its owner (a worker); init before use, release after. */
+ * runs under it. Owned by whoever created it (a worker): http_cancel_new() before use,
+ * http_cancel_free() once no transfer runs under it any more. */
 struct http_cancel;
+struct http_client;
 
 PS_MUST_CHECK enum ps_err http_cancel_new(struct http_cancel **out);
 void http_cancel_free(struct http_cancel *c);
@@ -81,6 +83,7 @@ bool http_cancel_fired(const struct http_cancel *c);
 PS_MUST_CHECK enum ps_err http_client_new(struct http_client **out, struct ps_diag *diag);
 void http_client_free(struct http_client *c);
 
+/* Initialises <r> empty (status 0, no body, retry_after_ms -1); release frees its body. */
 void http_response_init(struct http_response *r);
 void http_response_release(struct http_response *r);
 
@@ -93,7 +96,8 @@ PS_MUST_CHECK enum ps_err http_do(struct http_client *c, const struct http_reque
                                   struct http_response *resp, struct http_cancel *cancel,
                                   struct ps_diag *diag);
 
-/* Appends <s> percent-encoded for a URL path segment or a query value to <b>. */
+/* Appends <s> percent-encoded for a URL path segment or a query value to <b>. Returns PS_OK,
+ * PS_ETOOBIG (over the cap of <b>) or PS_ENOMEM; on failure nothing is appended. */
 PS_MUST_CHECK enum ps_err http_append_escaped(struct ps_buf *b, const char *s);
 
 #endif
