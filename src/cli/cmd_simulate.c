@@ -1,7 +1,9 @@
-/* cmd_simulate.c -- `prescale simulate`: replays a recorded (or generated) series through the
- * decision engine for the reactive, predictive and oracle policies and reports the figures. */
+/* cmd_simulate.c -- `prescale simulate`: replays a recorded, generated or live Prometheus series
+ * through the decision engine for the reactive, predictive and oracle policies and reports the
+ * figures. */
 #include <errno.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -10,15 +12,22 @@
 
 #include "cfg.h"
 #include "cli.h"
+#include "http.h"
+#include "prom.h"
+#include "ps_alloc.h"
 #include "ps_clock.h"
 #include "ps_parse.h"
 #include "sim.h"
 #include "trace.h"
 #include "workload.h"
 
+/* The timeout of the range query of --prometheus without -c (with -c: prometheus.timeout). */
+#define LIVE_TIMEOUT_MS ((int64_t)30000)
+
 void cmd_simulate_usage(FILE *out)
 {
-	fputs("usage: prescale simulate (-f FILE | --workload diurnal [--seed N] [--days N])\n"
+	fputs("usage: prescale simulate (-f FILE | --workload diurnal [--seed N] [--days N] |\n"
+	      "                          --prometheus URL --query Q --start T --end T --step D)\n"
 	      "                         [-c CONFIG [--target NAME]] [--metric-target X]\n"
 	      "                         [--startup D] [--lag D] [--capacity X] [--interval D]\n"
 	      "                         [--score-from T] [--policy P] [--json] [--out DIR]\n"
@@ -34,6 +43,15 @@ void cmd_simulate_usage(FILE *out)
 	      "      --seed N          the workload's seed (default 42)\n"
 	      "      --days N          the workload's length in days (default 14; flash crowds\n"
 	      "                        come only after the first two days)\n"
+	      "      --prometheus URL  read the series from this Prometheus (one range query;\n"
+	      "                        timeout 30s); with -c, the config's prometheus section\n"
+	      "                        gives auth, TLS, headers, timeout and the URL if omitted\n"
+	      "      --query Q         the PromQL query; it must return exactly one series\n"
+	      "      --start T         first evaluation: RFC 3339 (2026-11-26T12:00:00Z),\n"
+	      "                        \"now\", or a duration before now (\"7d\": now - 7 days)\n"
+	      "      --end T           last evaluation, in the same forms (\"now\", \"0s\")\n"
+	      "      --step D          the query's resolution (\"60s\"); at most 11000 points\n"
+	      "                        from start to end, as Prometheus allows\n"
 	      "\n"
 	      "Policy (default: a built-in target: minReplicas 1, maxReplicas 10000, the\n"
 	      "default HPA behavior, forecast model auto):\n"
@@ -58,8 +76,9 @@ void cmd_simulate_usage(FILE *out)
 	      "      --out DIR         also write DIR/steps.csv and DIR/chart.svg\n"
 	      "  -h, --help            show this help\n"
 	      "\n"
-	      "Exit status: 0 success, 1 an output could not be written, 2 a bad option, input\n"
-	      "or configuration.\n",
+	      "Exit status: 0 success; 1 an output could not be written, or Prometheus could\n"
+	      "not be reached or failed; 2 a bad option, input, configuration or query (PromQL\n"
+	      "that Prometheus refuses, or a result that is not exactly one series).\n",
 	      out);
 }
 
@@ -84,10 +103,17 @@ enum {
 	OPT_POLICY,
 	OPT_JSON,
 	OPT_OUT,
+	OPT_PROMETHEUS,
+	OPT_QUERY,
+	OPT_START,
+	OPT_END,
+	OPT_STEP,
 };
 
 struct sim_opts {
 	const char *file, *workload, *config, *target, *out_dir, *score_from;
+	const char *prom_url, *query, *start, *end, *step; /* --prometheus and its range */
+	int64_t start_ms, end_ms, step_ms;                 /* the range, once resolved */
 	int64_t seed, days;
 	double metric_target;
 	bool json;
@@ -196,8 +222,9 @@ static void default_target(struct sim_target *t)
 }
 
 /* Fills <t> (and the interval, startup and lag not given on the command line) from the
- * Autoscaler <name> of the configuration at <path>. Returns 0 or an exit code. */
-static int target_from_config(struct sim_opts *o, struct sim_target *t)
+ * Autoscaler <name> of the configuration at <path>, and <prom> (NULL: not wanted) from its
+ * ControllerConfig's prometheus section. Returns 0 or an exit code; <prom> holds nothing then. */
+static int target_from_config(struct sim_opts *o, struct sim_target *t, struct prom_config *prom)
 {
 	struct cfg *cfg = NULL;
 	struct cfg_errors *errs = NULL;
@@ -256,8 +283,17 @@ static int target_from_config(struct sim_opts *o, struct sim_target *t)
 		if (!o->lag_set)
 			o->params.lag_ms = ct->forecast.metric_lag_ms;
 	}
+	if (prom) {
+		e = prom_config_from_cfg(&cfg_controller(cfg)->prometheus, prom, &d);
+		if (e) {
+			fprintf(stderr, "prescale simulate: %s\n", ps_diag_msg(&d));
+			cfg_unref(cfg);
+			return CLI_EXIT_RUNTIME;
+		}
+	}
 	cfg_unref(cfg);
 	if (!(t->target > 0) && !(o->metric_target > 0)) {
+		prom_config_release(prom);
 		fprintf(stderr,
 		        "prescale simulate: the first metric of %s has no value or averageValue "
 		        "target: give the per-replica target with --metric-target\n",
@@ -291,8 +327,191 @@ static int resolve_score_from(struct sim_opts *o, const struct trace *tr)
 	return usage_error();
 }
 
-static int load_series(const struct sim_opts *o, struct trace *tr)
+/* ---- --prometheus ---- */
+
+/* --start and --end: RFC 3339, "now", or a duration before <now_ms>. Returns 0 or an exit
+ * code. */
+static int parse_time(const char *opt, const char *arg, int64_t now_ms, int64_t *out)
 {
+	int64_t ms;
+	if (strcmp(arg, "now") == 0) {
+		*out = now_ms;
+		return 0;
+	}
+	if (ps_parse_duration_ms(arg, &ms, NULL) == PS_OK) {
+		*out = now_ms - ms;
+		return 0;
+	}
+	if (ps_clock_parse_rfc3339(arg, &ms, NULL) == PS_OK) {
+		*out = ms;
+		return 0;
+	}
+	fprintf(stderr,
+	        "prescale simulate: --%s: \"%s\" is neither an RFC 3339 time "
+	        "(\"2026-11-26T12:00:00Z\"), \"now\", nor a duration before now (\"7d\")\n",
+	        opt, arg);
+	return usage_error();
+}
+
+/* Works out the range of --prometheus from --start, --end and --step, and checks it against
+ * Prometheus' limit of points per series before anything is sent. Returns 0 or an exit code. */
+static int resolve_range(struct sim_opts *o)
+{
+	struct ps_diag d;
+	ps_diag_clear(&d);
+	int64_t now_ms = ps_clock_wall_ms(ps_clock_real());
+	int rc = parse_time("start", o->start, now_ms, &o->start_ms);
+	if (!rc)
+		rc = parse_time("end", o->end, now_ms, &o->end_ms);
+	if (rc)
+		return rc;
+	enum ps_err e = ps_parse_duration_ms(o->step, &o->step_ms, &d);
+	if (!e && o->step_ms <= 0)
+		e = ps_diag_set(&d, PS_ERANGE, "must be greater than 0");
+	if (e)
+		return bad_value("step", &d);
+	if (o->end_ms <= o->start_ms) {
+		char s1[PS_RFC3339_MS_LEN + 1], s2[PS_RFC3339_MS_LEN + 1];
+		fprintf(stderr, "prescale simulate: --end (%s) must be after --start (%s)\n",
+		        ps_clock_format_rfc3339(o->end_ms, s1, sizeof(s1)),
+		        ps_clock_format_rfc3339(o->start_ms, s2, sizeof(s2)));
+		return usage_error();
+	}
+	/* Both are Unix ms, far from the int64 limits. Prometheus refuses more points than this
+	 * per series; the smallest step that fits is rounded up to a whole second. */
+	int64_t span = o->end_ms - o->start_ms;
+	int64_t points = span / o->step_ms + 1;
+	if (points > PROM_MAX_RANGE_POINTS) {
+		int64_t min_step = (span + PROM_MAX_RANGE_POINTS - 2) / (PROM_MAX_RANGE_POINTS - 1);
+		min_step = (min_step + 999) / 1000 * 1000;
+		char span_s[32], step_s[32], min_s[32];
+		fprintf(stderr,
+		        "prescale simulate: --start to --end (%s) at --step %s is %" PRId64
+		        " points per series; Prometheus allows %" PRId64
+		        ": use a larger step (at least %s)\n",
+		        ps_format_duration_ms(span, span_s, sizeof(span_s)),
+		        ps_format_duration_ms(o->step_ms, step_s, sizeof(step_s)), points,
+		        PROM_MAX_RANGE_POINTS,
+		        ps_format_duration_ms(min_step, min_s, sizeof(min_s)));
+		return usage_error();
+	}
+	return 0;
+}
+
+/* Writes <url> without userinfo (a password must not reach a report or a message) and without
+ * trailing slashes into <out>. */
+static void url_for_messages(const char *url, char *out, size_t size)
+{
+	const char *rest = strstr(url, "://");
+	rest = rest ? rest + 3 : url;
+	size_t authority = strcspn(rest, "/");
+	const char *at = NULL;
+	for (const char *p = rest; p < rest + authority; p++)
+		if (*p == '@')
+			at = p;
+	if (at)
+		snprintf(out, size, "%.*s%s", (int)(rest - url), url, at + 1);
+	else
+		snprintf(out, size, "%s", url);
+	size_t n = strlen(out);
+	while (n > 0 && out[n - 1] == '/')
+		out[--n] = '\0';
+}
+
+/* The exit code of a failed query: 2 for what the user can fix in the command or the
+ * configuration (PromQL Prometheus refuses, a bad URL or parameter), 1 when Prometheus cannot be
+ * reached, refuses the credentials or fails. */
+static int live_exit_code(enum ps_err e)
+{
+	switch (e) {
+	case PS_EPARSE:
+	case PS_ERANGE:
+	case PS_EINVAL:
+	case PS_EINVALID:
+	case PS_ECONFIG:
+		return CLI_EXIT_USAGE;
+	default:
+		return CLI_EXIT_RUNTIME;
+	}
+}
+
+/* Prints the message of <d>, followed by <url> unless the message already names it. */
+static void live_error(const struct ps_diag *d, const char *url)
+{
+	const char *m = ps_diag_msg(d);
+	if (strstr(m, url))
+		fprintf(stderr, "prescale simulate: %s\n", m);
+	else
+		fprintf(stderr, "prescale simulate: %s (%s)\n", m, url);
+}
+
+/* Runs the range query of --prometheus on the server of <pc> (whose contents it takes, success
+ * or not) and turns its one series into <tr>. Returns 0 or an exit code. */
+static int fetch_series(const struct sim_opts *o, struct prom_config *pc, struct trace *tr)
+{
+	struct ps_diag d;
+	ps_diag_clear(&d);
+	if (o->prom_url) {
+		ps_free(pc->url);
+		pc->url = ps_strdup(o->prom_url);
+		if (!pc->url) {
+			prom_config_release(pc);
+			fprintf(stderr, "prescale simulate: out of memory\n");
+			return CLI_EXIT_RUNTIME;
+		}
+	}
+	if (!o->config)
+		pc->timeout_ms = LIVE_TIMEOUT_MS;
+	char url[256];
+	url_for_messages(pc->url ? pc->url : "", url, sizeof(url));
+	enum ps_err e = http_global_init(&d);
+	if (e) {
+		prom_config_release(pc);
+		fprintf(stderr, "prescale simulate: %s\n", ps_diag_msg(&d));
+		return CLI_EXIT_RUNTIME;
+	}
+	struct prom_client *c = NULL;
+	struct prom_result res;
+	memset(&res, 0, sizeof(res));
+	int rc = 0;
+	e = prom_client_new(pc, &c, &d);
+	if (!e) {
+		struct prom_query q = {.kind = PROM_QUERY_RANGE,
+		                       .promql = o->query,
+		                       .start_ms = o->start_ms,
+		                       .end_ms = o->end_ms,
+		                       .step_ms = o->step_ms};
+		e = prom_client_query(c, &q, NULL, &res, &d);
+	}
+	if (e) {
+		live_error(&d, url);
+		rc = live_exit_code(e);
+		goto out;
+	}
+	for (size_t i = 0; i < res.n_warnings; i++)
+		fprintf(stderr, "prescale simulate: warning from %s: %s\n", url, res.warnings[i]);
+	char source[TRACE_SOURCE_MAX];
+	snprintf(source, sizeof(source), "%s query %s", url, o->query);
+	e = trace_from_prom_result(&res, source, tr, &d);
+	if (e) {
+		fprintf(stderr, "prescale simulate: %s\n", ps_diag_msg(&d));
+		rc = e == PS_ENOMEM ? CLI_EXIT_RUNTIME : CLI_EXIT_USAGE;
+	}
+out:
+	prom_result_release(&res);
+	prom_client_free(c);
+	http_global_cleanup();
+	return rc;
+}
+
+/* ---- the series ---- */
+
+/* Loads the series of -f, --workload or --prometheus (<pc>, taken) into <tr>. Returns 0 or an
+ * exit code. */
+static int load_series(const struct sim_opts *o, struct prom_config *pc, struct trace *tr)
+{
+	if (o->query)
+		return fetch_series(o, pc, tr);
 	struct ps_diag d;
 	ps_diag_clear(&d);
 	enum ps_err e;
@@ -404,6 +623,11 @@ int cmd_simulate(int argc, char **argv)
 	    {"policy", required_argument, NULL, OPT_POLICY},
 	    {"json", no_argument, NULL, OPT_JSON},
 	    {"out", required_argument, NULL, OPT_OUT},
+	    {"prometheus", required_argument, NULL, OPT_PROMETHEUS},
+	    {"query", required_argument, NULL, OPT_QUERY},
+	    {"start", required_argument, NULL, OPT_START},
+	    {"end", required_argument, NULL, OPT_END},
+	    {"step", required_argument, NULL, OPT_STEP},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -443,6 +667,21 @@ int cmd_simulate(int argc, char **argv)
 		case OPT_OUT:
 			o.out_dir = optarg;
 			break;
+		case OPT_PROMETHEUS:
+			o.prom_url = optarg;
+			break;
+		case OPT_QUERY:
+			o.query = optarg;
+			break;
+		case OPT_START:
+			o.start = optarg;
+			break;
+		case OPT_END:
+			o.end = optarg;
+			break;
+		case OPT_STEP:
+			o.step = optarg;
+			break;
 		case 'h':
 			cmd_simulate_usage(stdout);
 			return CLI_EXIT_OK;
@@ -461,23 +700,50 @@ int cmd_simulate(int argc, char **argv)
 		fprintf(stderr, "prescale simulate: unexpected argument \"%s\"\n", argv[optind]);
 		return usage_error();
 	}
-	if (!o.file == !o.workload) {
-		fprintf(stderr, "prescale simulate: give a series with -f FILE or a --workload\n");
+	bool live = o.prom_url || o.query || o.start || o.end || o.step;
+	int sources = (o.file != NULL) + (o.workload != NULL) + live;
+	if (sources != 1) {
+		fprintf(stderr, sources
+		                    ? "prescale simulate: -f, --workload and --prometheus are "
+		                      "exclusive: give one series\n"
+		                    : "prescale simulate: give a series with -f FILE, a --workload "
+		                      "or --prometheus URL --query Q\n");
+		return usage_error();
+	}
+	if (live && (!o.query || !o.start || !o.end || !o.step)) {
+		fprintf(stderr,
+		        "prescale simulate: a Prometheus range needs --query, --start, --end and "
+		        "--step (missing: %s)\n",
+		        !o.query   ? "--query"
+		        : !o.start ? "--start"
+		        : !o.end   ? "--end"
+		                   : "--step");
+		return usage_error();
+	}
+	if (live && !o.prom_url && !o.config) {
+		fprintf(stderr, "prescale simulate: --query needs --prometheus URL (or -c CONFIG, "
+		                "whose prometheus.url is used)\n");
 		return usage_error();
 	}
 	if (o.target && !o.config) {
 		fprintf(stderr, "prescale simulate: --target needs -c CONFIG\n");
 		return usage_error();
 	}
+	int rc = live ? resolve_range(&o) : 0;
+	if (rc)
+		return rc;
 
 	struct sim_target t;
 	default_target(&t);
-	int rc = o.config ? target_from_config(&o, &t) : 0;
+	struct prom_config pc;
+	prom_config_init(&pc);
+	rc = o.config ? target_from_config(&o, &t, live ? &pc : NULL) : 0;
 	if (rc)
 		return rc;
 	struct trace tr;
 	memset(&tr, 0, sizeof(tr));
-	rc = load_series(&o, &tr);
+	rc = load_series(&o, &pc, &tr);
+	prom_config_release(&pc); /* left empty by load_series when it took it */
 	if (rc)
 		return rc;
 	rc = resolve_score_from(&o, &tr);

@@ -1,14 +1,15 @@
 /* trace.c -- reads a recorded series (CSV or a Prometheus query_range response) for simulate.
  *
- * Both parsers collect samples into struct rows, in input order; rhythm() then works out the
- * step and returns the index of a sample off the rhythm, which the parser turns into its own
- * kind of place (sample i of a CSV is on a known line, entry i of a query_range on a JSON path).
- * query_range "no data" samples travel as NaN up to that check, so that the step comes from
- * every timestamp Prometheus sent, and are dropped after it.
+ * The CSV parser collects samples into struct rows, in input order. A query_range response is
+ * parsed by the Prometheus client's own parser (prom_parse_response(), the same code that reads
+ * live answers), and its one series is copied into struct rows by trace_from_prom_result().
+ * rhythm() then works out the step and returns the index of a sample off the rhythm, which the
+ * caller turns into its own kind of place (sample i of a CSV is on a known line, point i of a
+ * query_range on a JSON path). query_range "no data" samples travel as NaN up to that check, so
+ * that the step comes from every timestamp Prometheus sent, and are dropped after it.
  */
 #include "trace.h"
 
-#include <cjson/cJSON.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdbool.h>
@@ -44,14 +45,6 @@ static bool is_digit(char c)
 static bool is_space(char c)
 {
 	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
-}
-
-static bool all_space(const char *p, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (!is_space(p[i]))
-			return false;
-	return true;
 }
 
 static bool ascii_ieq(const char *a, const char *b)
@@ -545,226 +538,106 @@ out_rows:
 	return err;
 }
 
-/* ---- query_range JSON ---- */
-
-
-static const char *json_type(const cJSON *j)
-{
-	if (!j)
-		return "nothing";
-	if (cJSON_IsObject(j))
-		return "an object";
-	if (cJSON_IsArray(j))
-		return "an array";
-	if (cJSON_IsString(j))
-		return "a string";
-	if (cJSON_IsNumber(j))
-		return "a number";
-	if (cJSON_IsBool(j))
-		return "a boolean";
-	return "null";
-}
+/* ---- query_range: a parsed Prometheus response ---- */
 
 /* The place of values[<k>] in messages. */
 #define VALUES_AT "data.result[0].values[%zu]"
 
-/* Appends the samples of <values> (the one series' "values") to <r>, in order, one per entry:
- * no-data values become NaN, so the step is judged on every timestamp Prometheus sent. */
-static enum ps_err qr_values(const char *name, const cJSON *values, struct rows *r,
-                             struct ps_diag *diag)
+static const char *result_type_name(enum prom_result_type t)
 {
-	char q[QUOTE_BUF], s1[SEC_BUF], s2[SEC_BUF];
-	bool have_prev = false;
-	int64_t prev = 0;
-	size_t k = 0;
-	const cJSON *e;
-	cJSON_ArrayForEach(e, values)
-	{
-		if (!cJSON_IsArray(e) || cJSON_GetArraySize(e) != 2)
-			return ps_diag_set(
-			    diag, PS_EPARSE,
-			    "%s: " VALUES_AT ": expected [<unix seconds>, "
-			    "\"<value>\"], got %s",
-			    name, k, cJSON_IsArray(e) ? "an array of another size" : json_type(e));
-		const cJSON *t = cJSON_GetArrayItem(e, 0), *v = cJSON_GetArrayItem(e, 1);
-		if (!cJSON_IsNumber(t))
-			return ps_diag_set(diag, PS_EPARSE,
-			                   "%s: " VALUES_AT "[0]: the timestamp must be a number, "
-			                   "got %s",
-			                   name, k, json_type(t));
-		if (!cJSON_IsString(v))
-			return ps_diag_set(diag, PS_EPARSE,
-			                   "%s: " VALUES_AT "[1]: the value must be a string (as "
-			                   "Prometheus sends it), got %s",
-			                   name, k, json_type(v));
-		double sec = t->valuedouble;
-		if (!(fabs(sec) < (double)TRACE_MAX_ABS_SECONDS))
+	switch (t) {
+	case PROM_RESULT_SCALAR:
+		return "scalar";
+	case PROM_RESULT_VECTOR:
+		return "vector";
+	case PROM_RESULT_MATRIX:
+		return "matrix";
+	case PROM_RESULT_STRING:
+		return "string";
+	}
+	return "unknown";
+}
+
+/* Sizes the arrays of the empty <r> for <n> samples. */
+static enum ps_err rows_reserve(struct rows *r, size_t n)
+{
+	r->ts = ps_reallocarray(NULL, n, sizeof(*r->ts));
+	r->v = ps_reallocarray(NULL, n, sizeof(*r->v));
+	if (!r->ts || !r->v)
+		return PS_ENOMEM;
+	r->cap = n;
+	return PS_OK;
+}
+
+/* Copies the points of <s> into <r>, in order, one per point: no-data values become NaN, so the
+ * step is judged on every timestamp Prometheus sent. prom_parse_response() has already checked
+ * the order and range of the timestamps; they are checked again because a caller may build a
+ * result by hand, and the step search needs strictly increasing times. */
+static enum ps_err series_rows(const char *name, const struct prom_series *s, struct rows *r,
+                               struct ps_diag *diag)
+{
+	char s1[SEC_BUF], s2[SEC_BUF];
+	if (rows_reserve(r, s->n_points))
+		return ps_diag_set(diag, PS_ENOMEM, "%s: out of memory", name);
+	for (size_t k = 0; k < s->n_points; k++) {
+		const struct prom_point *p = &s->points[k];
+		int64_t ms = p->ts_ms;
+		if (ms <= -TRACE_MAX_ABS_SECONDS * 1000 || ms >= TRACE_MAX_ABS_SECONDS * 1000)
 			return ps_diag_set(diag, PS_ERANGE,
-			                   "%s: " VALUES_AT "[0]: timestamp %.17g is too large for "
-			                   "seconds (milliseconds? timestamps must be in seconds)",
-			                   name, k, sec);
-		int64_t ms = llround(sec * 1000.0);
-		if (have_prev && ms <= prev)
+			                   "%s: " VALUES_AT "[0]: timestamp %" PRId64
+			                   " ms is out of range",
+			                   name, k, ms);
+		if (k > 0 && ms <= r->ts[k - 1])
 			return ps_diag_set(diag, PS_EPARSE,
 			                   "%s: " VALUES_AT ": timestamp %s is not after the "
 			                   "previous one (%s)",
-			                   name, k, fmt_sec(s1, ms), fmt_sec(s2, prev));
-		have_prev = true;
-		prev = ms;
-		const char *vs = v->valuestring;
-		double x = NAN;
-		if (!is_nan_or_inf(vs)) {
-			enum ps_err err = ps_parse_double(vs, &x, NULL);
-			if (err == PS_ERANGE)
-				return ps_diag_set(diag, err,
-				                   "%s: " VALUES_AT "[1]: value %s is out of range",
-				                   name, k, quote(q, vs, strlen(vs)));
-			if (err)
-				return ps_diag_set(diag, PS_EPARSE,
-				                   "%s: " VALUES_AT "[1]: value %s is not a number",
-				                   name, k, quote(q, vs, strlen(vs)));
-		}
-		if (rows_push(r, ms, x))
-			return ps_diag_set(diag, PS_ENOMEM, "%s: out of memory", name);
-		k++;
+			                   name, k, fmt_sec(s1, ms), fmt_sec(s2, r->ts[k - 1]));
+		r->ts[k] = ms;
+		r->v[k] = p->no_data || !isfinite(p->value) ? NAN : p->value;
+		r->n++;
 	}
 	return PS_OK;
 }
 
-/* Checks the envelope and finds the one series' "values" in <root>. */
-static enum ps_err qr_envelope(const char *name, const cJSON *root, const cJSON **values,
-                               struct ps_diag *diag)
+enum ps_err trace_from_prom_result(const struct prom_result *res, const char *source,
+                                   struct trace *out, struct ps_diag *diag)
 {
-	char q[QUOTE_BUF], q2[QUOTE_BUF];
-	if (!cJSON_IsObject(root))
-		return ps_diag_set(diag, PS_EPARSE,
-		                   "%s: not a Prometheus response (expected a JSON object, got %s)",
-		                   name, json_type(root));
-	const cJSON *status = cJSON_GetObjectItemCaseSensitive(root, "status");
-	if (!cJSON_IsString(status))
-		return ps_diag_set(diag, PS_EPARSE,
-		                   "%s: not a Prometheus response (no \"status\" string)", name);
-	if (strcmp(status->valuestring, "error") == 0) {
-		const cJSON *et = cJSON_GetObjectItemCaseSensitive(root, "errorType");
-		const cJSON *msg = cJSON_GetObjectItemCaseSensitive(root, "error");
-		return ps_diag_set(diag, PS_EPARSE, "%s: the query failed: %s: %s", name,
-		                   cJSON_IsString(et) ? et->valuestring : "(no errorType)",
-		                   cJSON_IsString(msg) ? msg->valuestring : "(no error message)");
-	}
-	if (strcmp(status->valuestring, "success") != 0)
-		return ps_diag_set(diag, PS_EPARSE,
-		                   "%s: status: %s is neither \"success\" nor \"error\"", name,
-		                   quote(q, status->valuestring, strlen(status->valuestring)));
-	const cJSON *data = cJSON_GetObjectItemCaseSensitive(root, "data");
-	if (!cJSON_IsObject(data))
-		return ps_diag_set(diag, PS_EPARSE, "%s: data: expected an object, got %s", name,
-		                   json_type(data));
-	const cJSON *rt = cJSON_GetObjectItemCaseSensitive(data, "resultType");
-	if (!cJSON_IsString(rt))
-		return ps_diag_set(diag, PS_EPARSE,
-		                   "%s: data.resultType: expected a string, got %s", name,
-		                   json_type(rt));
-	if (strcmp(rt->valuestring, "matrix") != 0)
-		return ps_diag_set(diag, PS_EPARSE,
-		                   "%s: data.resultType is %s, not \"matrix\": simulate needs the "
-		                   "response of a range query (/api/v1/query_range)",
-		                   name, quote(q2, rt->valuestring, strlen(rt->valuestring)));
-	const cJSON *result = cJSON_GetObjectItemCaseSensitive(data, "result");
-	if (!cJSON_IsArray(result))
-		return ps_diag_set(diag, PS_EPARSE, "%s: data.result: expected an array, got %s",
-		                   name, json_type(result));
-	int nseries = cJSON_GetArraySize(result);
-	if (nseries == 0)
+	PS_ASSERT(res && out);
+	const char *name = source ? source : default_source;
+	start(out, name);
+	if (res->type != PROM_RESULT_MATRIX)
+		return ps_diag_set(
+		    diag, PS_EPARSE,
+		    "%s: data.resultType is \"%s\", not \"matrix\": simulate needs the "
+		    "response of a range query (/api/v1/query_range)",
+		    name, result_type_name(res->type));
+	if (res->n_series == 0)
 		return ps_diag_set(diag, PS_EPARSE,
 		                   "%s: data.result: no series (the query matched nothing in that "
 		                   "range)",
 		                   name);
-	if (nseries > 1)
+	if (res->n_series > 1)
 		return ps_diag_set(
 		    diag, PS_EPARSE,
-		    "%s: data.result: %d series; simulate takes one: narrow the query "
+		    "%s: data.result: %zu series; simulate takes one: narrow the query "
 		    "(a label matcher, or sum(...))",
-		    name, nseries);
-	const cJSON *series = cJSON_GetArrayItem(result, 0);
-	if (!cJSON_IsObject(series))
-		return ps_diag_set(diag, PS_EPARSE,
-		                   "%s: data.result[0]: expected an object, got %s", name,
-		                   json_type(series));
-	*values = cJSON_GetObjectItemCaseSensitive(series, "values");
-	if (!*values && cJSON_GetObjectItemCaseSensitive(series, "histograms"))
-		return ps_diag_set(diag, PS_EPARSE,
-		                   "%s: data.result[0]: native histogram samples only; simulate "
-		                   "needs float samples (\"values\")",
-		                   name);
-	if (!cJSON_IsArray(*values))
-		return ps_diag_set(diag, PS_EPARSE,
-		                   "%s: data.result[0].values: expected an array, got %s", name,
-		                   json_type(*values));
-	return PS_OK;
-}
-
-enum ps_err trace_from_query_range_text(const char *text, size_t len, const char *source,
-                                        struct trace *out, struct ps_diag *diag)
-{
-	PS_ASSERT(out && (text || len == 0));
-	static cJSON_Hooks hooks = {ps_malloc_noted, ps_free};
-	const char *name = source ? source : default_source;
-	start(out, name);
-	if (!text)
-		text = "";
-	if (len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0) {
-		text += 3; /* a UTF-8 BOM; cJSON does not skip it, and editors do not show it */
-		len -= 3;
-	}
-	if (all_space(text, len))
-		return ps_diag_set(diag, PS_EPARSE,
-		                   "%s: empty file (expected a Prometheus query_range response)",
-		                   name);
-	cJSON_InitHooks(&hooks);
-	ps_alloc_note_reset();
-	const char *end = NULL;
-	cJSON *root = cJSON_ParseWithLengthOpts(text, len, &end, false);
-	if (!root) {
-		if (ps_alloc_note_failed())
-			return ps_diag_set(diag, PS_ENOMEM, "%s: out of memory", name);
-		size_t off = end && end >= text ? (size_t)(end - text) : 0;
-		/* cJSON reports an input that stops early at its last byte: when that byte is
-		 * white space, the input was cut short. */
-		if (off + 1 == len && is_space(text[off]))
-			return ps_text_syntax_error(diag, name, text, len, len,
-			                   "invalid JSON: the input ends too early");
-		return ps_text_syntax_error(diag, name, text, len, off, "invalid JSON");
-	}
+		    name, res->n_series);
+	const struct prom_series *s = &res->series[0];
+	if (s->n_points < 2)
+		return ps_diag_set(
+		    diag, PS_EPARSE,
+		    "%s: data.result[0].values: %zu sample%s; a trace needs at least 2", name,
+		    s->n_points, s->n_points == 1 ? "" : "s");
 	struct rows r = {0};
-	enum ps_err err;
-	size_t off = end && end >= text ? (size_t)(end - text) : len;
-	if (off < len && !all_space(text + off, len - off)) {
-		while (off < len && is_space(text[off]))
-			off++;
-		err = ps_text_syntax_error(diag, name, text, len, off,
-		                  "unexpected data after the JSON object");
-		goto out_json;
-	}
-	const cJSON *values = NULL;
-	err = qr_envelope(name, root, &values, diag);
+	enum ps_err err = series_rows(name, s, &r, diag);
 	if (err)
-		goto out_json;
-	err = qr_values(name, values, &r, diag);
-	if (err)
-		goto out_json;
-	if (r.n < 2) {
-		err =
-		    ps_diag_set(diag, PS_EPARSE,
-		                "%s: data.result[0].values: %zu sample%s; a trace needs at least 2",
-		                name, r.n, r.n == 1 ? "" : "s");
-		goto out_json;
-	}
+		goto out_rows;
 	int64_t step;
 	size_t bad = 0;
 	err = rhythm(&r, &step, &bad);
 	if (err == PS_ENOMEM) {
 		ps_diag_set(diag, err, "%s: out of memory", name);
-		goto out_json;
+		goto out_rows;
 	}
 	if (err) {
 		char s1[SEC_BUF], s2[SEC_BUF], s3[SEC_BUF], s4[SEC_BUF];
@@ -774,7 +647,7 @@ enum ps_err trace_from_query_range_text(const char *text, size_t len, const char
 		            name, bad, fmt_sec(s1, r.ts[bad]),
 		            fmt_sec(s2, r.ts[bad] - r.ts[bad - 1]), fmt_sec(s3, r.ts[bad - 1]),
 		            fmt_sec(s4, step));
-		goto out_json;
+		goto out_rows;
 	}
 	size_t skipped = drop_no_data(&r);
 	if (r.n < 2) {
@@ -782,15 +655,76 @@ enum ps_err trace_from_query_range_text(const char *text, size_t len, const char
 		                  "%s: data.result[0].values: %zu sample%s with data (%zu NaN or "
 		                  "infinite skipped); a trace needs at least 2",
 		                  name, r.n, r.n == 1 ? "" : "s", skipped);
-		goto out_json;
+		goto out_rows;
 	}
 	hand_over(&r, step, out);
 	out->n_skipped = skipped;
-out_json:
+out_rows:
 	rows_release(&r);
-	cJSON_Delete(root);
 	if (err)
 		trace_release(out);
+	return err;
+}
+
+/* ---- query_range: the text of a saved response ---- */
+
+/* Records the failure <err> of prom_parse_response() on the file <name>, whose message is in
+ * <pd>, in <diag> in this file's form: "<name>: <what>" rather than the client's
+ * "prometheus: <what> (<name>)"; a syntax error already reads "prometheus: <name>:<line>:<col>:
+ * ...". The code is PS_EPARSE for any content that is not a usable response (an error envelope
+ * of any errorType included: the file is what is wrong), kept for PS_ERANGE and PS_ENOMEM. */
+static enum ps_err saved_failure(const char *name, enum ps_err err, const struct ps_diag *pd,
+                                 struct ps_diag *diag)
+{
+	static const char prefix[] = "prometheus: ";
+	if (err != PS_ENOMEM && err != PS_ERANGE)
+		err = PS_EPARSE;
+	const char *m = ps_diag_msg(pd);
+	if (strncmp(m, prefix, sizeof(prefix) - 1) == 0)
+		m += sizeof(prefix) - 1;
+	size_t n = strlen(m), nl = strlen(name);
+	bool suffixed = n >= nl + 3 && m[n - 1] == ')' && memcmp(m + n - nl - 3, " (", 2) == 0 &&
+	                memcmp(m + n - nl - 1, name, nl) == 0;
+	if (suffixed)
+		return ps_diag_set(diag, err, "%s: %.*s", name, (int)(n - nl - 3), m);
+	if (strncmp(m, name, nl) == 0 && m[nl] == ':')
+		return ps_diag_set(diag, err, "%s", m);
+	return ps_diag_set(diag, err, "%s: %s", name, m);
+}
+
+enum ps_err trace_from_query_range_text(const char *text, size_t len, const char *source,
+                                        struct trace *out, struct ps_diag *diag)
+{
+	PS_ASSERT(out && (text || len == 0));
+	const char *name = source ? source : default_source;
+	start(out, name);
+	if (!text)
+		text = "";
+	if (len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0) {
+		text += 3; /* a UTF-8 BOM, which editors do not show: not a column */
+		len -= 3;
+	}
+	size_t first = 0;
+	while (first < len && is_space(text[first]))
+		first++;
+	if (first == len)
+		return ps_diag_set(diag, PS_EPARSE,
+		                   "%s: empty file (expected a Prometheus query_range response)",
+		                   name);
+	if (text[first] != '{' && text[first] != '[')
+		/* The client's message for a body that is not JSON quotes its start but, being
+		 * about HTTP bodies, gives no line:column; a file gets one. */
+		return ps_text_syntax_error(diag, name, text, len, first,
+		                            "not JSON (a query_range response is a JSON object)");
+	struct prom_parse_opts opts = {.source = name};
+	struct prom_result res;
+	struct ps_diag pd;
+	ps_diag_clear(&pd);
+	enum ps_err err = prom_parse_response(text, len, &opts, &res, &pd);
+	if (err)
+		return saved_failure(name, err, &pd, diag);
+	err = trace_from_prom_result(&res, name, out, diag);
+	prom_result_release(&res);
 	return err;
 }
 

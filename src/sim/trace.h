@@ -13,12 +13,14 @@
  * and blank lines at the end are tolerated; blank lines elsewhere and `#` comments are not. A
  * missing sample is a missing row: NaN is refused so that a gap is never read as a value.
  *
- * query_range. The body of a Prometheus /api/v1/query_range response: `status` "success",
- * `data.resultType` "matrix", exactly one series in `data.result`, and its `values` as
- * [<unix seconds>, "<value>"] pairs. Values "NaN", "+Inf" and "-Inf" are Prometheus' "no data"
- * (DESIGN.md section 4): those samples are skipped and counted in n_skipped, so they become gaps.
- * An error envelope (`"status":"error"`) fails with its errorType and error text. Unknown
- * fields (warnings, stats) are ignored.
+ * query_range. The body of a Prometheus /api/v1/query_range response, read by the Prometheus
+ * client's parser (prom_parse_response(), src/prom) so that a saved file and a live answer
+ * (trace_from_prom_result()) obey the same rules: `status` "success", `data.resultType`
+ * "matrix", exactly one series in `data.result`, and its `values` as [<unix seconds>,
+ * "<value>"] pairs. Values "NaN", "+Inf" and "-Inf" are Prometheus' "no data" (DESIGN.md
+ * section 4): those samples are skipped and counted in n_skipped, so they become gaps. An error
+ * envelope (`"status":"error"`) fails with its errorType and error text. Unknown fields
+ * (warnings, stats) are ignored.
  *
  * The step is the most common difference between consecutive timestamps (on a tie, the
  * smaller); for query_range the skipped samples' timestamps count too, since they sit on the
@@ -29,7 +31,8 @@
  *
  * Messages name the input and the place: `trace.csv:17: value "12,5" is not a number`,
  * `resp.json:3:14: invalid JSON near '...'`, `resp.json: data.result[0].values[4]: ...`.
- * Nothing here prints, logs or keeps global state beyond the cJSON allocation hooks.
+ * Nothing here prints, logs or keeps global state (src/prom installs the cJSON allocation hooks
+ * once per process).
  */
 #ifndef TRACE_H
 #define TRACE_H
@@ -37,6 +40,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "prom.h"
 #include "ps_compiler.h"
 #include "ps_diag.h"
 #include "ps_err.h"
@@ -68,10 +72,11 @@ struct trace {
 PS_MUST_CHECK enum ps_err trace_load_csv(const char *path, struct trace *out, struct ps_diag *diag);
 
 /* Reads the file at <path> (borrowed) holding a Prometheus query_range response body. Returns
- * and ownership as trace_load_csv(); PS_EPARSE also for an error envelope (the message carries
- * `errorType: error`), for JSON syntax (`<path>:<line>:<col>: ...`) and for a response that is
- * not one matrix series (`<path>: <JSON path>: ...`). Sets the cJSON hooks (ps_malloc_noted), so it
- * must not run while another thread parses JSON with different hooks. */
+ * and ownership as trace_load_csv(); PS_EPARSE also for an error envelope of any errorType (the
+ * message carries `<errorType>: <error>`), for text that is not JSON or JSON syntax
+ * (`<path>:<line>:<col>: ...`) and for a response that is not one matrix series (`<path>: <JSON
+ * path>: ...`); PS_ERANGE for a value or timestamp out of range. Safe from any thread: the
+ * cJSON hooks are src/prom's, installed once per process. */
 PS_MUST_CHECK enum ps_err trace_load_query_range(const char *path, struct trace *out,
                                                  struct ps_diag *diag);
 
@@ -92,6 +97,19 @@ PS_MUST_CHECK enum ps_err trace_from_csv_text(const char *text, size_t len, cons
 PS_MUST_CHECK enum ps_err trace_from_query_range_text(const char *text, size_t len,
                                                       const char *source, struct trace *out,
                                                       struct ps_diag *diag);
+
+/* Turns the one series of <res> (borrowed: a result of prom_parse_response() or
+ * prom_client_query()) into <out>, with the rules above: a matrix of exactly one series, the
+ * step rule, no-data points skipped and counted, at least 2 samples with data. <source>
+ * (borrowed; NULL means "trace") names the input in messages and in out->source: a file name, or
+ * for a live query the server and the query. Returns PS_OK with <out> holding owned arrays, or
+ * PS_EPARSE with <diag> (may be NULL) saying `<source>: data.resultType is "vector", not
+ * "matrix": ...`, `<source>: data.result: no series (...)`, `<source>: data.result: <N> series;
+ * simulate takes one: narrow the query (...)`, `<source>: data.result[0].values: ...` (too few
+ * samples) or `<source>: data.result[0].values[<k>]: ...` (off the step); PS_ERANGE for a
+ * timestamp beyond TRACE_MAX_ABS_SECONDS; PS_ENOMEM. On failure <out> holds nothing. No I/O. */
+PS_MUST_CHECK enum ps_err trace_from_prom_result(const struct prom_result *res, const char *source,
+                                                 struct trace *out, struct ps_diag *diag);
 
 /* Frees the arrays of <t> and zeroes it. NULL and a zeroed or failed trace are allowed. */
 void trace_release(struct trace *t);

@@ -515,7 +515,75 @@ Test(cli, simulate_reports_bad_input_with_its_line_and_exit_codes)
 	free(r);
 	r = RUN(NULL, "simulate");
 	cr_assert_eq(r->status, 2);
-	assert_contains(r->err, "give a series with -f FILE or a --workload");
+	assert_contains(r->err, "give a series with -f FILE, a --workload or --prometheus URL "
+	                        "--query Q");
+	free(r);
+}
+
+Test(cli, simulate_checks_the_prometheus_options_before_sending_anything)
+{
+	/* Port 1 of 127.0.0.1 is never a Prometheus: each case must fail before any request,
+	 * with exit 2 (a request would end in 1). */
+	static const struct {
+		const char *args[16];
+		const char *msg;
+	} cases[] = {
+	    {{"-f", "x.csv", "--prometheus", "http://127.0.0.1:1", "--query", "up", "--start", "1h",
+	      "--end", "now", "--step", "1m"},
+	     "prescale simulate: -f, --workload and --prometheus are exclusive: give one series\n"},
+	    {{"--workload", "diurnal", "--query", "up"},
+	     "prescale simulate: -f, --workload and --prometheus are exclusive: give one series\n"},
+	    {{"--prometheus", "http://127.0.0.1:1", "--query", "up", "--start", "1h", "--end",
+	      "now"},
+	     "prescale simulate: a Prometheus range needs --query, --start, --end and --step "
+	     "(missing: --step)\n"},
+	    {{"--prometheus", "http://127.0.0.1:1", "--start", "1h", "--end", "now", "--step",
+	      "1m"},
+	     "prescale simulate: a Prometheus range needs --query, --start, --end and --step "
+	     "(missing: --query)\n"},
+	    {{"--query", "up", "--start", "1h", "--end", "now", "--step", "1m"},
+	     "prescale simulate: --query needs --prometheus URL (or -c CONFIG, whose "
+	     "prometheus.url is used)\n"},
+	    {{"--prometheus", "http://127.0.0.1:1", "--query", "up", "--start", "yesterday",
+	      "--end", "now", "--step", "1m"},
+	     "prescale simulate: --start: \"yesterday\" is neither an RFC 3339 time "
+	     "(\"2026-11-26T12:00:00Z\"), \"now\", nor a duration before now (\"7d\")\n"},
+	    {{"--prometheus", "http://127.0.0.1:1", "--query", "up", "--start",
+	      "2026-11-26T12:00:00Z", "--end", "2026-11-26T11:00:00+00:00", "--step", "1m"},
+	     "prescale simulate: --end (2026-11-26T11:00:00.000Z) must be after --start "
+	     "(2026-11-26T12:00:00.000Z)\n"},
+	    {{"--prometheus", "http://127.0.0.1:1", "--query", "up", "--start", "1h", "--end",
+	      "now", "--step", "0s"},
+	     "prescale simulate: --step: must be greater than 0\n"},
+	    /* 2 days at 10 s: 17281 points; 172800 s / 10999 = 15.7 s, so 16 s. */
+	    {{"--prometheus", "http://127.0.0.1:1", "--query", "up", "--start",
+	      "2026-11-24T00:00:00Z", "--end", "2026-11-26T00:00:00Z", "--step", "10s"},
+	     "prescale simulate: --start to --end (2d) at --step 10s is 17281 points per series; "
+	     "Prometheus allows 11000: use a larger step (at least 16s)\n"},
+	    {{"--prometheus", "ftp://127.0.0.1:1", "--query", "up", "--start", "1h", "--end", "now",
+	      "--step", "1m"},
+	     "prescale simulate: prometheus: url must be http://host[:port][/prefix] or "
+	     "https://... (ftp://127.0.0.1:1)\n"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *args[20] = {"simulate"};
+		for (size_t k = 0; cases[i].args[k]; k++)
+			args[k + 1] = cases[i].args[k];
+		struct run *r = run(NULL, args);
+		cr_assert_eq(r->status, 2, "case %zu: exit %d: %s", i, r->status, r->err);
+		cr_assert_eq(strncmp(r->err, cases[i].msg, strlen(cases[i].msg)), 0,
+		             "case %zu:\nwant %s\ngot  %s", i, cases[i].msg, r->err);
+		cr_assert_str_empty(r->out, "case %zu", i);
+		free(r);
+	}
+}
+
+Test(cli, simulate_help_documents_the_prometheus_input)
+{
+	struct run *r = RUN(NULL, "simulate", "--help");
+	cr_assert_eq(r->status, 0);
+	assert_contains(r->out, "--prometheus URL --query Q --start T --end T --step D");
+	assert_contains(r->out, "(\"7d\": now - 7 days)");
 	free(r);
 }
 

@@ -1,37 +1,22 @@
 /* test_prom_live.c -- the Prometheus client against a real Prometheus 2.42 on 127.0.0.1.
  *
  * DESIGN
- * Every test gets its own server (the suite's .init, in the test's own process): the harness
- * writes an OpenMetrics file of known series over the last two hours (timestamps in seconds,
- * relative to now, so the data sits inside Prometheus' retention and block ranges), turns it
- * into TSDB blocks with `promtool tsdb create-blocks-from openmetrics`, starts `prometheus` on
- * a free 127.0.0.1 port with that data directory and polls /-/ready for at most 30 s. The
- * expected values are the ones written into the file.
- *
- * The server never outlives the test: it runs as the leader of its own process group with
- * PR_SET_PDEATHSIG (the kernel kills it if the test process dies, even by SIGKILL), and the
- * suite's .fini and an atexit() handler kill the group and reap it. Every wait is bounded.
- * Missing `prometheus` or `promtool` is a failure, not a skip: hack/test installs them.
+ * Every test gets its own server (the suite's .init, in the test's own process), started by
+ * the harness of tests/support/prom_server.h: this file writes known series over the last two
+ * hours (timestamps relative to now, so the data sits inside Prometheus' retention and block
+ * ranges); the expected values are the ones written. The harness guarantees that the server
+ * never outlives the test and that every wait is bounded.
  */
 #include <criterion/criterion.h>
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <math.h>
-#include <netinet/in.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "http.h"
 #include "prom.h"
+#include "prom_server.h"
 #include "ps_alloc.h"
 #include "ps_clock.h"
 
@@ -39,20 +24,9 @@
 #define STEP_S 15
 #define WINDOW_S 7200
 #define N_SAMPLES (WINDOW_S / STEP_S + 1)
-#define READY_TIMEOUT_MS 30000
-#define TOOL_TIMEOUT_MS 60000
-#define STOP_TIMEOUT_MS 5000
-#define START_ATTEMPTS 3
 
-struct server {
-	pid_t pid;    /* prometheus, leader of its process group; 0: not running */
-	char dir[64]; /* temp dir: input, config, data, log */
-	int port;
-	char url[64]; /* "http://127.0.0.1:<port>" */
-	int64_t t0_s; /* the first sample's time, Unix seconds */
-};
-
-static struct server srv;
+static struct prom_server srv;
+static int64_t t0_s; /* the first sample's time, Unix seconds */
 
 /* The values written, so the tests can name them. web-1 moves in quarters (exact in binary),
  * web-2 in whole numbers; demo_mixed is NaN at odd samples. */
@@ -73,161 +47,14 @@ static double mixed(int i)
 
 static int64_t sample_ms(int i)
 {
-	return (srv.t0_s + (int64_t)i * STEP_S) * 1000;
-}
-
-/* ---- processes ---- */
-
-static int64_t now_mono_ms(void)
-{
-	return ps_clock_mono_ms(ps_clock_real());
-}
-
-static void sleep_ms(long ms)
-{
-	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
-}
-
-/* True when <name> is an executable in PATH. */
-static bool in_path(const char *name)
-{
-	const char *path = getenv("PATH");
-	if (!path)
-		return false;
-	char buf[4096];
-	while (*path) {
-		size_t n = strcspn(path, ":");
-		snprintf(buf, sizeof(buf), "%.*s/%s", (int)n, path, name);
-		if (n && access(buf, X_OK) == 0)
-			return true;
-		path += n;
-		if (*path == ':')
-			path++;
-	}
-	return false;
-}
-
-/* In a child: own process group, killed with the parent, output to <log>. Never returns. */
-static void exec_child(char *const argv[], const char *log, pid_t parent)
-{
-	setpgid(0, 0);
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	if (getppid() != parent)
-		_exit(126); /* the parent is already gone */
-	int fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-	if (fd >= 0) {
-		dup2(fd, 1);
-		dup2(fd, 2);
-	}
-	int null = open("/dev/null", O_RDONLY);
-	if (null >= 0)
-		dup2(null, 0);
-	execvp(argv[0], argv);
-	_exit(127);
-}
-
-static pid_t spawn(char *const argv[], const char *log)
-{
-	pid_t parent = getpid();
-	pid_t pid = fork();
-	cr_assert_neq(pid, -1, "fork: %s", strerror(errno));
-	if (pid == 0)
-		exec_child(argv, log, parent);
-	setpgid(pid, pid); /* also here: no window where a kill of the group misses it */
-	return pid;
-}
-
-/* Kills the group of <*pid> and reaps it, SIGTERM first, SIGKILL after STOP_TIMEOUT_MS. */
-static void stop_group(pid_t *pid)
-{
-	if (*pid <= 0)
-		return;
-	kill(-*pid, SIGTERM);
-	int64_t deadline = now_mono_ms() + STOP_TIMEOUT_MS;
-	int status;
-	while (waitpid(*pid, &status, WNOHANG) == 0) {
-		if (now_mono_ms() > deadline) {
-			kill(-*pid, SIGKILL);
-			waitpid(*pid, &status, 0);
-			break;
-		}
-		sleep_ms(10);
-	}
-	kill(-*pid, SIGKILL); /* anything the group may have left behind */
-	*pid = 0;
-}
-
-/* Runs <argv> to its end (at most TOOL_TIMEOUT_MS). Returns its exit status, -1 on a kill. */
-static int run(char *const argv[], const char *log)
-{
-	pid_t pid = spawn(argv, log);
-	int64_t deadline = now_mono_ms() + TOOL_TIMEOUT_MS;
-	int status = 0;
-	while (waitpid(pid, &status, WNOHANG) == 0) {
-		if (now_mono_ms() > deadline) {
-			stop_group(&pid);
-			return -1;
-		}
-		sleep_ms(10);
-	}
-	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
-/* Removes <path> and everything under it (the data directory has a few levels). */
-static void remove_tree(const char *path)
-{
-	struct stat st;
-	if (lstat(path, &st) != 0)
-		return;
-	if (S_ISDIR(st.st_mode)) {
-		DIR *d = opendir(path);
-		if (d) {
-			struct dirent *e;
-			while ((e = readdir(d)) != NULL) {
-				if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-					continue;
-				char sub[1024];
-				snprintf(sub, sizeof(sub), "%s/%s", path, e->d_name);
-				remove_tree(sub);
-			}
-			closedir(d);
-		}
-		rmdir(path);
-	} else {
-		unlink(path);
-	}
-}
-
-static void server_stop(void)
-{
-	stop_group(&srv.pid);
-	if (srv.dir[0]) {
-		remove_tree(srv.dir);
-		srv.dir[0] = '\0';
-	}
+	return (t0_s + (int64_t)i * STEP_S) * 1000;
 }
 
 /* ---- the server ---- */
 
-static int free_port(void)
+static void write_openmetrics(FILE *f, void *arg)
 {
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	cr_assert_geq(fd, 0);
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = 0};
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	cr_assert_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0, "bind: %s", strerror(errno));
-	socklen_t len = sizeof(a);
-	cr_assert_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-	close(fd);
-	return ntohs(a.sin_port);
-}
-
-static void write_openmetrics(const char *path)
-{
-	FILE *f = fopen(path, "w");
-	cr_assert_not_null(f, "%s: %s", path, strerror(errno));
+	(void)arg;
 	fprintf(f,
 	        "# HELP demo_requests Requests in flight per pod.\n# TYPE demo_requests gauge\n");
 	for (int i = 0; i < N_SAMPLES; i++)
@@ -247,113 +74,27 @@ static void write_openmetrics(const char *path)
 			fprintf(f, "demo_mixed %.0f %lld\n", mixed(i),
 			        (long long)(sample_ms(i) / 1000));
 	}
-	fprintf(f, "# EOF\n");
-	cr_assert_eq(fclose(f), 0);
 }
 
-/* Runs the query vector(1) through <c> until it answers, the deadline passes or the server
- * exits (the port was taken, or worse: see the log). True when it answered. Before it is
- * ready Prometheus answers 503, and before it listens the connection is refused. */
-static bool wait_ready(struct prom_client *c)
-{
-	struct prom_query q = {.promql = "vector(1)", .timeout_ms = 1000};
-	int64_t deadline = now_mono_ms() + READY_TIMEOUT_MS;
-	while (now_mono_ms() < deadline) {
-		int status;
-		if (waitpid(srv.pid, &status, WNOHANG) == srv.pid) {
-			srv.pid = 0;
-			return false;
-		}
-		struct prom_result r;
-		if (prom_client_query(c, &q, NULL, &r, NULL) == PS_OK) {
-			prom_result_release(&r);
-			return true;
-		}
-		sleep_ms(20);
-	}
-	return false;
-}
+static struct prom_client *tls_probe(const struct prom_server *s, void *arg);
 
-static struct prom_client *client_for(const char *url);
-static struct prom_client *secure_client(const char *ca, bool with_cert, const char *password);
-
-/* Writes the data, makes the blocks and starts prometheus with <web_config> (NULL: plain
- * HTTP) until it is ready. */
+/* Places the data in time, then starts prometheus with <web_config> (NULL: plain HTTP). */
 static void server_start_with(const char *web_config)
 {
-	cr_assert(in_path("prometheus"),
-	          "prometheus is not installed (Debian package prometheus; hack/test installs it)");
-	cr_assert(in_path("promtool"),
-	          "promtool is not installed (Debian package prometheus; hack/test installs it)");
 	int64_t now_s = ps_clock_wall_ms(ps_clock_real()) / 1000;
-	srv.t0_s = now_s / STEP_S * STEP_S - WINDOW_S;
-
-	char input[128], data[128], config[128], log[128];
-	snprintf(input, sizeof(input), "%s/input.om", srv.dir);
-	snprintf(data, sizeof(data), "%s/data", srv.dir);
-	snprintf(config, sizeof(config), "%s/prometheus.yml", srv.dir);
-	snprintf(log, sizeof(log), "%s/prometheus.log", srv.dir);
-	write_openmetrics(input);
-	char *promtool[] = {"promtool", "tsdb", "create-blocks-from", "openmetrics", input,
-	                    data,       NULL};
-	int rc = run(promtool, log);
-	cr_assert_eq(rc, 0, "promtool tsdb create-blocks-from openmetrics failed (%d); see %s", rc,
-	             log);
-	FILE *f = fopen(config, "w");
-	cr_assert_not_null(f);
-	fprintf(f, "global:\n  scrape_interval: 1h\n");
-	cr_assert_eq(fclose(f), 0);
-
-	char a_config[160], a_data[160], a_listen[64], a_web[160];
-	snprintf(a_config, sizeof(a_config), "--config.file=%s", config);
-	snprintf(a_data, sizeof(a_data), "--storage.tsdb.path=%s", data);
-	snprintf(a_web, sizeof(a_web), "--web.config.file=%s", web_config ? web_config : "");
-	for (int attempt = 0; attempt < START_ATTEMPTS; attempt++) {
-		srv.port = free_port();
-		snprintf(srv.url, sizeof(srv.url), "%s://127.0.0.1:%d",
-		         web_config ? "https" : "http", srv.port);
-		snprintf(a_listen, sizeof(a_listen), "--web.listen-address=127.0.0.1:%d", srv.port);
-		char *argv[] = {"prometheus",
-		                a_config,
-		                a_data,
-		                a_listen,
-		                "--storage.tsdb.retention.time=1d",
-		                "--log.level=warn",
-		                web_config ? a_web : NULL,
-		                NULL};
-		srv.pid = spawn(argv, log);
-		struct prom_client *c = web_config ? secure_client("ca.pem", true, "correct horse")
-		                                   : client_for(srv.url);
-		bool ready = wait_ready(c);
-		prom_client_free(c);
-		if (ready)
-			return;
-		stop_group(&srv.pid);
-	}
-	cr_assert_fail("prometheus did not become ready on 127.0.0.1 within %d s (%d attempts); "
-	               "see %s",
-	               READY_TIMEOUT_MS / 1000, START_ATTEMPTS, log);
-}
-
-/* The parts of both suites' setup that come first. */
-static void setup_common(void)
-{
-	cr_assert_eq(http_global_init(NULL), PS_OK);
-	atexit(server_stop);
-	snprintf(srv.dir, sizeof(srv.dir), "/tmp/prescale-prom-live-XXXXXX");
-	cr_assert_not_null(mkdtemp(srv.dir));
+	t0_s = now_s / STEP_S * STEP_S - WINDOW_S;
+	prom_server_start(&srv, write_openmetrics, NULL, web_config, web_config ? tls_probe : NULL);
 }
 
 static void server_start(void)
 {
-	setup_common();
+	prom_server_init(&srv);
 	server_start_with(NULL);
 }
 
 static void server_fini(void)
 {
-	server_stop();
-	http_global_cleanup();
+	prom_server_fini(&srv);
 }
 
 TestSuite(prom_live, .init = server_start, .fini = server_fini, .timeout = 120);
@@ -648,7 +389,7 @@ Test(prom_live, reports_the_plain_text_404_of_a_wrong_path_prefix)
 Test(prom_live, reports_a_server_that_does_not_listen_as_unavailable)
 {
 	char url[64];
-	snprintf(url, sizeof(url), "http://127.0.0.1:%d", free_port());
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d", prom_server_free_port());
 	struct prom_client *c = client_for(url);
 	struct prom_query q = {.promql = "up"};
 	struct prom_result r;
@@ -692,10 +433,7 @@ Test(prom_live, returns_canceled_when_the_token_has_fired)
 /* Writes <content> to the file <name> of the server's directory; returns its path. */
 static const char *write_in_dir(const char *name, const char *content)
 {
-	static char path[8][160];
-	static int next;
-	char *p = path[next++ % 8];
-	snprintf(p, 160, "%s/%s", srv.dir, name);
+	const char *p = prom_server_path(&srv, name);
 	FILE *f = fopen(p, "w");
 	cr_assert_not_null(f, "%s: %s", p, strerror(errno));
 	fputs(content, f);
@@ -711,19 +449,14 @@ static void openssl(const char *const args[])
 	for (; args[n - 1] && n < PS_ARRAY_LEN(argv) - 1; n++)
 		argv[n] = (char *)args[n - 1];
 	argv[n] = NULL;
-	char log[160];
-	snprintf(log, sizeof(log), "%s/openssl.log", srv.dir);
-	int rc = run(argv, log);
+	const char *log = prom_server_path(&srv, "openssl.log");
+	int rc = prom_server_run(argv, log, NULL, PROM_SERVER_TOOL_TIMEOUT_MS);
 	cr_assert_eq(rc, 0, "openssl %s %s failed (%d); see %s", args[0], args[1], rc, log);
 }
 
 static const char *in_dir(const char *name)
 {
-	static char path[16][160];
-	static int next;
-	char *p = path[next++ % 16];
-	snprintf(p, 160, "%s/%s", srv.dir, name);
-	return p;
+	return prom_server_path(&srv, name);
 }
 
 /* A CA (EC P-256) named <name>: <name>.pem and <name>-key.pem. */
@@ -792,10 +525,18 @@ static struct prom_client *secure_client(const char *ca, bool with_cert, const c
 	return cl;
 }
 
+static struct prom_client *tls_probe(const struct prom_server *s, void *arg)
+{
+	(void)s;
+	(void)arg;
+	return secure_client("ca.pem", true, "correct horse");
+}
+
 static void secure_start(void)
 {
-	cr_assert(in_path("openssl"), "openssl is not installed (hack/test installs it)");
-	setup_common();
+	cr_assert(prom_server_in_path("openssl"),
+	          "openssl is not installed (hack/test installs it)");
+	prom_server_init(&srv);
 	make_ca("ca");
 	make_ca("other-ca");
 	make_cert("server", "127.0.0.1",

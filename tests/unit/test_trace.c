@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "prom.h"
 #include "ps_alloc.h"
 #include "ps_buf.h"
 #include "trace.h"
@@ -440,8 +441,7 @@ Test(trace, reports_each_real_prometheus_error_envelope)
 		fixture_read(names[i], &f);
 		cr_assert(f.error_type[0] && f.error[0], "%s: no error in body_json", names[i]);
 		char want[2048];
-		snprintf(want, sizeof(want), "%s: the query failed: %s: %s", names[i], f.error_type,
-		         f.error);
+		snprintf(want, sizeof(want), "%s: %s: %s", names[i], f.error_type, f.error);
 		cr_assert_lt(strlen(want), PS_DIAG_MAX, "%s: the message would be cut", names[i]);
 		struct trace t;
 		struct ps_diag d;
@@ -460,9 +460,10 @@ Test(trace, reports_the_plain_text_404_of_a_wrong_endpoint_as_bad_json)
 	struct ps_diag d;
 	ps_diag_clear(&d);
 	enum ps_err err = trace_from_query_range_text(f.body, strlen(f.body), "404.json", &t, &d);
-	/* "404" is a JSON number; what follows it is not. */
+	/* Not JSON from its first byte: the place is where the text starts. */
 	assert_fails(err, &d, &t, PS_EPARSE,
-	             "404.json:1:5: unexpected data after the JSON object near 'page not found'");
+	             "404.json:1:1: not JSON (a query_range response is a JSON object) near '404 "
+	             "page not found'");
 }
 
 Test(trace, rejects_real_instant_query_responses)
@@ -503,19 +504,19 @@ static const struct bad_qr bad_qr[] = {
     {" \n", PS_EPARSE, "resp.json: empty file (expected a Prometheus query_range response)"},
     {"{\n  \"status\": \"success\",\n  \"data\": {\"resultType\": \"matrix\" \"result\": []}\n}",
      PS_EPARSE, "resp.json:3:35: invalid JSON near '\"result\": []}'"},
-    {"{\"status\": \"success\",", PS_EPARSE, "resp.json:1:21: invalid JSON near ','"},
+    {"{\"status\": \"success\",", PS_EPARSE,
+     "resp.json:1:22: invalid JSON: the body ends too early"},
     {"{\"status\": \"success\",\n", PS_EPARSE,
-     "resp.json:2:1: invalid JSON: the input ends too early"},
+     "resp.json:2:1: invalid JSON: the body ends too early"},
     {"{\"status\": \"success\",\r\n  \"data\": {\"resultType\": \"matrix\",\r\n", PS_EPARSE,
-     "resp.json:3:1: invalid JSON: the input ends too early"},
-    {"{}\n]", PS_EPARSE, "resp.json:2:1: unexpected data after the JSON object near ']'"},
+     "resp.json:3:1: invalid JSON: the body ends too early"},
+    {"{}\n]", PS_EPARSE, "resp.json:2:1: unexpected data after the JSON value near ']'"},
     {"[1,2]", PS_EPARSE,
-     "resp.json: not a Prometheus response (expected a JSON object, got an array)"},
-    {"{}", PS_EPARSE, "resp.json: not a Prometheus response (no \"status\" string)"},
+     "resp.json: not a Prometheus API response (expected a JSON object, got an array)"},
+    {"{}", PS_EPARSE, "resp.json: not a Prometheus API response (no \"status\" string)"},
     {"{\"status\":\"partial\"}", PS_EPARSE,
      "resp.json: status: \"partial\" is neither \"success\" nor \"error\""},
-    {"{\"status\":\"error\"}", PS_EPARSE,
-     "resp.json: the query failed: (no errorType): (no error message)"},
+    {"{\"status\":\"error\"}", PS_EPARSE, "resp.json: error (no errorType): (no error message)"},
     {"{\"status\":\"success\"}", PS_EPARSE, "resp.json: data: expected an object, got nothing"},
     {"{\"status\":\"success\",\"data\":{}}", PS_EPARSE,
      "resp.json: data.resultType: expected a string, got nothing"},
@@ -526,7 +527,7 @@ static const struct bad_qr bad_qr[] = {
     {HEAD "[{\"metric\":{}}]}}", PS_EPARSE,
      "resp.json: data.result[0].values: expected an array, got nothing"},
     {HEAD "[{\"metric\":{},\"histograms\":[]}]}}", PS_EPARSE,
-     "resp.json: data.result[0]: native histogram samples only; simulate needs float samples "
+     "resp.json: data.result[0]: native histogram samples only; prescale reads float samples "
      "(\"values\")"},
     {ONE("[]"), PS_EPARSE, "resp.json: data.result[0].values: 0 samples; a trace needs at least 2"},
     {ONE("[[60,\"1\"]]"), PS_EPARSE,
@@ -540,8 +541,7 @@ static const struct bad_qr bad_qr[] = {
     {ONE("[[\"60\",\"1\"]]"), PS_EPARSE,
      "resp.json: data.result[0].values[0][0]: the timestamp must be a number, got a string"},
     {ONE("[[60,1]]"), PS_EPARSE,
-     "resp.json: data.result[0].values[0][1]: the value must be a string (as Prometheus sends "
-     "it), got a number"},
+     "resp.json: data.result[0].values[0][1]: the value must be a string, got a number"},
     {ONE("[[60,\"1\"],[120,\"abc\"]]"), PS_EPARSE,
      "resp.json: data.result[0].values[1][1]: value \"abc\" is not a number"},
     {ONE("[[60,\"1\"],[120,\"\"]]"), PS_EPARSE,
@@ -549,10 +549,10 @@ static const struct bad_qr bad_qr[] = {
     {ONE("[[60,\"1\"],[120,\"1e999\"]]"), PS_ERANGE,
      "resp.json: data.result[0].values[1][1]: value \"1e999\" is out of range"},
     {ONE("[[1795675620000,\"1\"],[1795675680000,\"1\"]]"), PS_ERANGE,
-     "resp.json: data.result[0].values[0][0]: timestamp 1795675620000 is too large for "
-     "seconds (milliseconds? timestamps must be in seconds)"},
+     "resp.json: data.result[0].values[0][0]: timestamp 1795675620000 is out of range "
+     "(Prometheus sends seconds)"},
     {ONE("[[60,\"1\"],[60,\"2\"]]"), PS_EPARSE,
-     "resp.json: data.result[0].values[1]: timestamp 60 is not after the previous one (60)"},
+     "resp.json: data.result[0].values[1][0]: timestamp 60 is not after the previous one (60)"},
     {ONE("[[0,\"1\"],[60,\"1\"],[120,\"NaN\"],[150,\"1\"],[210,\"1\"]]"), PS_EPARSE,
      "resp.json: data.result[0].values[3]: timestamp 150 is 30 s after the previous one "
      "(120), not a whole multiple of the step (60 s, the most common difference)"},
@@ -560,6 +560,20 @@ static const struct bad_qr bad_qr[] = {
      "resp.json: data.result[0].values: 1 sample with data (2 NaN or infinite skipped); a "
      "trace needs at least 2"},
 };
+
+Test(trace, reads_a_query_range_response_after_a_utf8_bom)
+{
+	struct trace t;
+	struct ps_diag d;
+	assert_ok(qr("\xEF\xBB\xBF\n" ONE("[[60,\"1.5\"],[120,\"2\"]]"), &t, &d), &d);
+	cr_assert_eq(t.n, 2);
+	cr_assert_eq(t.step_ms, 60000);
+	cr_assert_eq(t.value[0], 1.5);
+	trace_release(&t);
+	/* The BOM is not a column of the text after it. */
+	assert_fails(qr("\xEF\xBB\xBF  x", &t, &d), &d, &t, PS_EPARSE,
+	             "resp.json:1:3: not JSON (a query_range response is a JSON object) near 'x'");
+}
 
 Test(trace, rejects_each_malformed_query_range_with_its_place_and_reason)
 {
@@ -571,6 +585,133 @@ Test(trace, rejects_each_malformed_query_range_with_its_place_and_reason)
 		cr_assert_eq(err, c->code, "case %zu: want %s, got %s: %s", i, ps_err_name(c->code),
 		             ps_err_name(err), ps_diag_msg(&d));
 		cr_assert_str_eq(ps_diag_msg(&d), c->msg, "case %zu", i);
+		cr_assert_null(t.ts_ms, "case %zu", i);
+		trace_release(&t);
+	}
+}
+
+/* ---- a parsed result (the live path of simulate) ---- */
+
+/* A matrix result built by hand around <points> (one series unless <n_series> says more; every
+ * series shares the points). */
+static struct prom_result matrix_of(const struct prom_point *points, size_t n,
+                                    struct prom_series *series, size_t n_series)
+{
+	for (size_t i = 0; i < n_series; i++)
+		series[i] = (struct prom_series){.points = points, .n_points = n};
+	return (struct prom_result){
+	    .type = PROM_RESULT_MATRIX, .series = series, .n_series = n_series};
+}
+
+Test(trace, turns_a_parsed_matrix_series_into_a_trace)
+{
+	/* 15 s apart from 1795675620, a NaN and a +Inf point in place: 4 samples with data, one
+	 * 15 s step missing between 640 and 680 and the skipped points counted. */
+	static const struct prom_point pts[] = {
+	    {1795675620000, 3.5, false},  {1795675635000, NAN, true},
+	    {1795675650000, 4.0, false},  {1795675665000, INFINITY, true},
+	    {1795675680000, 5.25, false}, {1795675710000, 6.0, false},
+	};
+	struct prom_series series[1];
+	struct prom_result r = matrix_of(pts, PS_ARRAY_LEN(pts), series, 1);
+	struct trace t;
+	struct ps_diag d;
+	ps_diag_clear(&d);
+	const char *src = "http://127.0.0.1:9090 query demo_series";
+	assert_ok(trace_from_prom_result(&r, src, &t, &d), &d);
+	cr_assert_eq(t.n, 4);
+	cr_assert_eq(t.step_ms, 15000);
+	cr_assert_eq(t.n_skipped, 2);
+	cr_assert_eq(t.n_missing, 3); /* ...635, ...665 (no data) and ...695 (absent) */
+	static const int64_t ts[] = {1795675620000, 1795675650000, 1795675680000, 1795675710000};
+	static const double v[] = {3.5, 4.0, 5.25, 6.0};
+	for (size_t i = 0; i < 4; i++) {
+		cr_assert_eq(t.ts_ms[i], ts[i], "sample %zu", i);
+		cr_assert_eq(t.value[i], v[i], "sample %zu", i);
+	}
+	cr_assert_str_eq(t.source, src);
+	trace_release(&t);
+}
+
+Test(trace, reads_a_saved_file_exactly_as_its_parsed_result)
+{
+	/* One parser: the text path is prom_parse_response() then trace_from_prom_result(). */
+	struct ps_buf b;
+	ps_buf_init(&b, 1 << 20);
+	struct ps_diag d;
+	ps_diag_clear(&d);
+	cr_assert_eq(ps_buf_read_file(&b, DATA "query_range_nodata.json", &d), PS_OK);
+	struct prom_result r;
+	assert_ok(prom_parse_response(ps_buf_cstr(&b), b.len, NULL, &r, &d), &d);
+	struct trace a, t;
+	assert_ok(trace_from_prom_result(&r, "parsed", &a, &d), &d);
+	assert_ok(trace_load_query_range(DATA "query_range_nodata.json", &t, &d), &d);
+	cr_assert_eq(a.n, t.n);
+	cr_assert_eq(a.step_ms, t.step_ms);
+	cr_assert_eq(a.n_missing, t.n_missing);
+	cr_assert_eq(a.n_skipped, t.n_skipped);
+	cr_assert_eq(memcmp(a.ts_ms, t.ts_ms, t.n * sizeof(*t.ts_ms)), 0);
+	cr_assert_eq(memcmp(a.value, t.value, t.n * sizeof(*t.value)), 0);
+	trace_release(&a);
+	trace_release(&t);
+	prom_result_release(&r);
+	ps_buf_release(&b);
+}
+
+Test(trace, rejects_each_parsed_result_that_is_not_one_usable_series)
+{
+	static const struct prom_point two[] = {{60000, 1, false}, {120000, 2, false}};
+	static const struct prom_point one[] = {{60000, 1, false}};
+	static const struct prom_point back[] = {{60000, 1, false}, {60000, 2, false}};
+	static const struct prom_point off[] = {
+	    {0, 1, false}, {60000, 1, false}, {120000, 1, false}, {150000, 1, false}};
+	static const struct prom_point nodata[] = {
+	    {0, NAN, true}, {60000, 5, false}, {120000, -INFINITY, true}};
+	static const struct prom_point far[] = {{100000000000000, 1, false},
+	                                        {100000000060000, 1, false}};
+	struct prom_series series[8]; /* each case its own, since the cases live together */
+	const struct {
+		struct prom_result r;
+		enum ps_err code;
+		const char *msg;
+	} cases[] = {
+	    {{.type = PROM_RESULT_VECTOR},
+	     PS_EPARSE,
+	     "live: data.resultType is \"vector\", not \"matrix\": simulate needs the response of "
+	     "a "
+	     "range query (/api/v1/query_range)"},
+	    {{.type = PROM_RESULT_SCALAR},
+	     PS_EPARSE,
+	     "live: data.resultType is \"scalar\", not \"matrix\": simulate needs the response of "
+	     "a "
+	     "range query (/api/v1/query_range)"},
+	    {{.type = PROM_RESULT_MATRIX, .no_data = true},
+	     PS_EPARSE,
+	     "live: data.result: no series (the query matched nothing in that range)"},
+	    {matrix_of(two, 2, series, 3), PS_EPARSE,
+	     "live: data.result: 3 series; simulate takes one: narrow the query (a label matcher, "
+	     "or sum(...))"},
+	    {matrix_of(one, 1, &series[3], 1), PS_EPARSE,
+	     "live: data.result[0].values: 1 sample; a trace needs at least 2"},
+	    {matrix_of(back, 2, &series[4], 1), PS_EPARSE,
+	     "live: data.result[0].values[1]: timestamp 60 is not after the previous one (60)"},
+	    {matrix_of(off, 4, &series[5], 1), PS_EPARSE,
+	     "live: data.result[0].values[3]: timestamp 150 is 30 s after the previous one (120), "
+	     "not a whole multiple of the step (60 s, the most common difference)"},
+	    {matrix_of(nodata, 3, &series[6], 1), PS_EPARSE,
+	     "live: data.result[0].values: 1 sample with data (2 NaN or infinite skipped); a trace "
+	     "needs at least 2"},
+	    {matrix_of(far, 2, &series[7], 1), PS_ERANGE,
+	     "live: data.result[0].values[0][0]: timestamp 100000000000000 ms is out of range"},
+	};
+	for (size_t i = 0; i < PS_ARRAY_LEN(cases); i++) {
+		struct trace t;
+		struct ps_diag d;
+		ps_diag_clear(&d);
+		enum ps_err err = trace_from_prom_result(&cases[i].r, "live", &t, &d);
+		cr_assert_eq(err, cases[i].code, "case %zu: %s: %s", i, ps_err_name(err),
+		             ps_diag_msg(&d));
+		cr_assert_str_eq(ps_diag_msg(&d), cases[i].msg, "case %zu", i);
 		cr_assert_null(t.ts_ms, "case %zu", i);
 		trace_release(&t);
 	}
@@ -596,8 +737,8 @@ Test(trace, chooses_the_format_by_content_then_by_the_json_extension)
 	/* Plain text under a .json name is read as JSON, so the message is about JSON. */
 	enum ps_err err = trace_load(DATA "not-json.json", &t, &d);
 	assert_fails(err, &d, &t, PS_EPARSE,
-	             DATA "not-json.json:1:5: unexpected data after the JSON object near 'page "
-	                  "not found'");
+	             DATA "not-json.json:1:1: not JSON (a query_range response is a JSON object) "
+	                  "near '404 page not found'");
 }
 
 /* ---- allocation failure ---- */
