@@ -490,8 +490,11 @@ static int fetch_series(const struct sim_opts *o, struct prom_config *pc, struct
 	}
 	for (size_t i = 0; i < res.n_warnings; i++)
 		fprintf(stderr, "prescale simulate: warning from %s: %s\n", url, res.warnings[i]);
+	/* The source names the URL and the query; a long one is cut (it only labels reports). */
 	char source[TRACE_SOURCE_MAX];
-	snprintf(source, sizeof(source), "%s query %s", url, o->query);
+	int sn = snprintf(source, sizeof(source), "%s query ", url);
+	if (sn >= 0 && (size_t)sn < sizeof(source))
+		snprintf(source + sn, sizeof(source) - (size_t)sn, "%s", o->query);
 	e = trace_from_prom_result(&res, source, tr, &d);
 	if (e) {
 		fprintf(stderr, "prescale simulate: %s\n", ps_diag_msg(&d));
