@@ -236,6 +236,8 @@ static void fake_child(const char *cfg, const char *state, int in_fd, int out_fd
 	int devnull = open("/dev/null", O_WRONLY);
 	if (devnull >= 0 && !getenv("KUBE_LIVE_VERBOSE"))
 		dup2(devnull, 2);
+	/* The fake finds swagger.json in the shared folder this build was configured with. */
+	setenv("PS_SHARED_DIR", PS_SHARED_DIR, 1);
 	execlp("python3", "python3", FAKE_SCRIPT, "--port", "0", "--config", cfg, "--state-dir",
 	       state, "--exit-on-stdin-eof", "--timeout", "150", (char *)NULL);
 	_exit(127);
