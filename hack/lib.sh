@@ -51,3 +51,17 @@ ps_build() {
 	cmake -S . -B "$dir" -G Ninja -DPS_TESTS=ON -DPS_SHARED_DIR="$PS_SHARED" "$@"
 	cmake --build "$dir" -j2
 }
+
+# Configures <build dir> with the extra cmake arguments after "--" and builds only <targets>.
+ps_build_targets() {
+	local dir=$1
+	shift
+	local targets=()
+	while [ $# -gt 0 ] && [ "$1" != "--" ]; do
+		targets+=("$1")
+		shift
+	done
+	[ "${1:-}" = "--" ] && shift
+	cmake -S . -B "$dir" -G Ninja -DPS_TESTS=ON -DPS_SHARED_DIR="$PS_SHARED" "$@"
+	cmake --build "$dir" -j2 --target "${targets[@]}"
+}
