@@ -114,6 +114,12 @@ struct cfg_scale_ref {
 	char *name;
 };
 
+/* What a metric whose query fails (an error, or no data: empty, NaN, +-Inf) does to a decision. */
+enum cfg_on_error {
+	CFG_ON_ERROR_HOLD,   /* a failed reading: HPA's invalid-metric rule (no scale-down) */
+	CFG_ON_ERROR_IGNORE, /* left out of the decision; a scale-down is still held that tick */
+};
+
 struct cfg_per_pod {
 	char *pod_label; /* the query's label naming the pod */
 	char *resource;  /* "cpu", "memory": the request the values relate to; NULL for Pods */
@@ -128,6 +134,9 @@ struct cfg_metric {
 	enum eng_source source;
 	char *container; /* ContainerResource only */
 	struct eng_target target;
+	enum cfg_on_error on_error;
+	bool has_activation;      /* activationValue given (else 0 applies with minReplicas 0) */
+	int64_t activation_milli; /* minReplicas 0: above it on any metric wakes the target */
 };
 
 struct cfg_forecast {
@@ -157,6 +166,9 @@ struct cfg_target {
 	bool interval_set; /* false: taken from defaults.interval */
 	int64_t interval_ms;
 	bool paused;
+	int64_t staleness_ms; /* a failed query reuses the last good values younger than this */
+	int64_t cooldown_ms;  /* minReplicas 0: every metric at or below its activation value this
+	                       * long before the target goes to zero */
 	size_t n_metrics;
 	struct cfg_metric metrics[ENG_MAX_METRICS];
 	struct cfg_forecast forecast;
@@ -234,5 +246,6 @@ char *cfg_reference_markdown(void) PS_MUST_CHECK;
 /* Names of the forecast enums as written in the configuration. */
 const char *cfg_model_name(enum cfg_model m);
 const char *cfg_forecast_mode_name(enum cfg_forecast_mode m);
+const char *cfg_on_error_name(enum cfg_on_error e);
 
 #endif

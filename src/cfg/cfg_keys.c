@@ -21,6 +21,7 @@ _Static_assert(sizeof(enum eng_select) == sizeof(int), "enum size");
 _Static_assert(sizeof(enum eng_policy_type) == sizeof(int), "enum size");
 _Static_assert(sizeof(enum cfg_model) == sizeof(int), "enum size");
 _Static_assert(sizeof(enum cfg_forecast_mode) == sizeof(int), "enum size");
+_Static_assert(sizeof(enum cfg_on_error) == sizeof(int), "enum size");
 /* Metric names land in struct eng_metric_spec's fixed arrays. */
 #define NAME_MAX_LEN ((int64_t)ENG_NAME_MAX - 1)
 
@@ -220,6 +221,12 @@ static const struct cfg_enum_val modes[] = {
     {NULL, 0},
 };
 
+static const struct cfg_enum_val on_errors[] = {
+    {"hold", CFG_ON_ERROR_HOLD},
+    {"ignore", CFG_ON_ERROR_IGNORE},
+    {NULL, 0},
+};
+
 static const char *enum_name(const struct cfg_enum_val *v, int value)
 {
 	for (; v->name; v++)
@@ -236,6 +243,11 @@ const char *cfg_model_name(enum cfg_model m)
 const char *cfg_forecast_mode_name(enum cfg_forecast_mode m)
 {
 	return enum_name(modes, (int)m);
+}
+
+const char *cfg_on_error_name(enum cfg_on_error e)
+{
+	return enum_name(on_errors, (int)e);
 }
 
 /* The tables are laid out by hand, one row per key. */
@@ -463,6 +475,16 @@ static const struct cfg_key metric_keys[] = {
 	{.name = "target", .type = CFG_T_OBJECT, .flags = CFG_F_REQUIRED,
 	 .off = OFF(struct cfg_metric, target), .child = &target_object,
 	 .doc = "the target value of the metric"},
+	{.name = "onError", .type = CFG_T_ENUM, .off = OFF(struct cfg_metric, on_error),
+	 .def = "hold", .values = on_errors,
+	 .doc = "a failed or empty query: hold (no scale-down, counts towards fallback) or "
+	        "ignore (left out; a scale-down is still held that tick)"},
+	{.name = "activationValue", .type = CFG_T_QUANTITY,
+	 .off = OFF(struct cfg_metric, activation_milli),
+	 .has_off = HAS(struct cfg_metric, has_activation), .lo = 0,
+	 .def_doc = "`0`", .unset_doc = "0",
+	 .doc = "minReplicas 0: the query's value (per-pod: the mean) above this wakes the "
+	        "target; at or below on every metric for spec.cooldown scales it to zero"},
 };
 static const struct cfg_object metric_object = {metric_keys, PS_ARRAY_LEN(metric_keys),
 						 sizeof(struct cfg_metric), "name", metric_validate};
@@ -571,6 +593,14 @@ static const struct cfg_key spec_keys[] = {
 	 .def_doc = "`defaults.interval`", .doc = "time between two decisions"},
 	{.name = "paused", .type = CFG_T_BOOL, .off = OFF(struct cfg_target, paused), .def = "false",
 	 .doc = "decide and report, but never write the scale"},
+	{.name = "staleness", .type = CFG_T_DURATION, .off = OFF(struct cfg_target, staleness_ms),
+	 .def = "0s", .lo = 0, .hi = MS_H,
+	 .doc = "a failed or empty query reuses the metric's last good reading if younger than "
+	        "this; 0s: off"},
+	{.name = "cooldown", .type = CFG_T_DURATION, .off = OFF(struct cfg_target, cooldown_ms),
+	 .def = "5m", .lo = 0, .hi = 24 * MS_H,
+	 .doc = "minReplicas 0: how long every metric must stay at or below its activationValue "
+	        "before the target is scaled to zero"},
 	{.name = "metrics", .type = CFG_T_LIST, .flags = CFG_F_REQUIRED,
 	 .off = OFF(struct cfg_target, metrics), .count_off = OFF(struct cfg_target, n_metrics),
 	 .lo = 1, .hi = ENG_MAX_METRICS, .child = &metric_object,

@@ -26,5 +26,7 @@ int cmd_simulate(int argc, char **argv);
 void cmd_simulate_usage(FILE *out);
 int cmd_check(int argc, char **argv);
 void cmd_check_usage(FILE *out);
+int cmd_run(int argc, char **argv);
+void cmd_run_usage(FILE *out);
 
 #endif
