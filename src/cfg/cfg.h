@@ -29,7 +29,7 @@
 #define CFG_MAX_ERRORS 20
 /* Size cap of one configuration file. */
 #define CFG_MAX_FILE_BYTES ((size_t)4 << 20)
-/* Cap of prometheus.headers entries. */
+/* Cap of prometheus.headers (and prometheus.params) entries. */
 #define CFG_MAX_HEADERS 32
 
 /* ---- ControllerConfig ---- */
@@ -65,6 +65,7 @@ struct cfg_prometheus {
 	bool has_tls;
 	struct cfg_tls tls;
 	struct cfg_headers headers; /* extra request headers (a tenant header, ...) */
+	struct cfg_headers params;  /* extra query parameters (name -> value) */
 };
 
 struct cfg_kubernetes {

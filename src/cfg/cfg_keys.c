@@ -163,7 +163,25 @@ static bool listen_ok(const char *s)
 	return true;
 }
 
+/* An extra query parameter's name: printable, not one prescale sets itself. */
+static bool param_name_ok(const char *s)
+{
+	static const char *const reserved[] = {"query", "time", "start", "end", "step", "timeout"};
+	if (!*s)
+		return false;
+	for (const char *p = s; *p; p++)
+		if ((unsigned char)*p <= ' ' || *p == '&' || *p == '=' || *p == '#')
+			return false;
+	for (size_t i = 0; i < PS_ARRAY_LEN(reserved); i++)
+		if (strcmp(s, reserved[i]) == 0)
+			return false;
+	return true;
+}
+
 static const struct cfg_check chk_label = {"DNS-1123 label", dns_label_ok};
+static const struct cfg_check chk_param = {"query parameter name other than query, time, start, "
+                                           "end, step, timeout",
+                                           param_name_ok};
 static const struct cfg_check chk_subdomain = {"DNS-1123 subdomain", dns_subdomain_ok};
 static const struct cfg_check chk_kind = {"Kubernetes kind", kind_ok};
 static const struct cfg_check chk_label_name = {"Prometheus label name", label_name_ok};
@@ -308,6 +326,9 @@ static const struct cfg_key prometheus_keys[] = {
 	{.name = "headers", .type = CFG_T_MAP, .flags = CFG_F_SECRET,
 	 .off = OFF(struct cfg_prometheus, headers), .hi = CFG_MAX_HEADERS, .check = &chk_token,
 	 .doc = "extra request headers (a tenant header, ...); values are never printed"},
+	{.name = "params", .type = CFG_T_MAP, .off = OFF(struct cfg_prometheus, params),
+	 .hi = CFG_MAX_HEADERS, .check = &chk_param,
+	 .doc = "extra query parameters on every request (a tenant or dedup parameter, ...)"},
 };
 OBJECT(prometheus_object, prometheus_keys, prometheus_validate);
 

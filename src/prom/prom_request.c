@@ -119,6 +119,8 @@ enum ps_err prom_config_from_cfg(const struct cfg_prometheus *p, struct prom_con
 	for (size_t i = 0; ok && i < p->headers.n; i++)
 		ok = prom_config_add_header(out, p->headers.v[i].name, p->headers.v[i].value) ==
 		     PS_OK;
+	for (size_t i = 0; ok && i < p->params.n; i++)
+		ok = prom_config_add_param(out, p->params.v[i].name, p->params.v[i].value) == PS_OK;
 	out->timeout_ms = p->timeout_ms;
 	if (!ok) {
 		prom_config_release(out);

@@ -612,6 +612,10 @@ Test(cfg, cross_field_rules_give_their_messages, .init = make_tmpdir, .fini = re
 	    {"apiVersion: prescale.dev/v1alpha1\nkind: ControllerConfig\n"
 	     "prometheus: {headers: {X-Tenant: \"a\\r\\nHost: evil\"}}\n",
 	     ":3:34: prometheus.headers.X-Tenant: must not contain control characters"},
+	    {"apiVersion: prescale.dev/v1alpha1\nkind: ControllerConfig\n"
+	     "prometheus: {params: {query: x}}\n",
+	     ":3:23: prometheus.params: invalid name \"query\" (expected a query parameter name "
+	     "other than query, time, start, end, step, timeout)"},
 	    {"apiVersion: prescale.dev/v1alpha1\nkind: ControllerConfig\nlisten: ':99999'\n",
 	     ":3:9: listen: invalid value \":99999\" (expected a [host]:port)"},
 	    {"apiVersion: prescale.dev/v1alpha1\nkind: ControllerConfig\n---\n"

@@ -1350,7 +1350,9 @@ Test(prom, copies_the_prometheus_section_of_a_config)
 	cr_assert_str_eq(c.headers[0].value, "tenant-a");
 	cr_assert_str_eq(c.headers[1].name, "X-Extra");
 	cr_assert_str_eq(c.headers[1].value, "two words");
-	cr_assert_eq(c.n_params, 0);
+	cr_assert_eq(c.n_params, 1);
+	cr_assert_str_eq(c.params[0].name, "dedup");
+	cr_assert_str_eq(c.params[0].value, "false");
 	struct prom_endpoint *e = NULL;
 	cr_assert_eq(prom_endpoint_new(&c, &e, &d), PS_OK, "%s", ps_diag_msg(&d));
 	/* The files do not exist: the first request says which one. */
