@@ -9,6 +9,8 @@
 static const struct cli_command commands[] = {
 	{"run", "Run the controller; --once: one tick of every target, as a table",
 	 cmd_run, cmd_run_usage},
+	{"status", "Show a running controller's last decisions (its /debug/targets) as a table",
+	 cmd_status, cmd_status_usage},
 	{"version", "Print the version and the git description of this build", cmd_version,
 	 cmd_version_usage},
 	{"recommend", "Compute one HPA decision from a JSON snapshot and print its record",

@@ -28,5 +28,7 @@ int cmd_check(int argc, char **argv);
 void cmd_check_usage(FILE *out);
 int cmd_run(int argc, char **argv);
 void cmd_run_usage(FILE *out);
+int cmd_status(int argc, char **argv);
+void cmd_status_usage(FILE *out);
 
 #endif

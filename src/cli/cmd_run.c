@@ -8,8 +8,10 @@
  * (tick.h) and the supervisor. The main thread then waits on a condvar (CLOCK_MONOTONIC) that
  * the signal callbacks signal; it wakes at least every RUN_POLL_MS to poll the configuration
  * watcher. A reload parses the whole configuration first; a bad one is logged with every
- * file:line:col message and the old one keeps running. --once needs no runtime: a few threads
- * run start + tick + stop on each target directly.
+ * file:line:col message and the old one keeps running. With leaderElection.enabled the
+ * supervisor runs only while this replica holds the Lease (see "leader election" below).
+ * --once needs no runtime (and ignores leader election): a few threads run start + tick + stop
+ * on each target directly.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -25,7 +27,9 @@
 #include "cfg.h"
 #include "cli.h"
 #include "http.h"
+#include "httpd.h"
 #include "kubeconfig.h"
+#include "leader.h"
 #include "ps_alloc.h"
 #include "ps_buf.h"
 #include "ps_clock.h"
@@ -224,6 +228,13 @@ struct run_ctl {
 	pthread_cond_t cond; /* CLOCK_MONOTONIC */
 	bool stop;           /* protected by <lock> */
 	bool reload;         /* protected by <lock> */
+	/* Leader election (see "leader election" below). */
+	struct kcfg *kcfg;        /* borrowed: the elector's connection */
+	pthread_cond_t lead_cond; /* CLOCK_MONOTONIC: stopped_leading waits on it */
+	bool lead;                /* protected by <lock>: the elector says we lead */
+	bool lead_changed;        /* protected by <lock>: the main thread has to look */
+	bool workers_down;        /* protected by <lock>: no worker runs since the last loss */
+	bool lead_closing;        /* protected by <lock>: shutting down, workers already stopped */
 };
 
 static void on_stop(void *arg, int signo)
@@ -289,17 +300,200 @@ static void reload(const struct run_opts *ro, struct rt *rt, struct tick_env *en
 	cfg_unref(next);
 }
 
+/* ---- leader election (leader.h) ----
+ * With leaderElection.enabled only the replica that holds the Lease runs workers. The elector
+ * has its own thread; its callbacks only set flags under <ctl->lock> and wake the main thread,
+ * which alone starts and stops the runtime (runtime.h: one controlling thread). On a loss,
+ * stopped_leading waits on <lead_cond> until the main thread has stopped and joined every
+ * worker (rt_stop fires their cancel tokens first), so the elector writes nothing before the
+ * workers are gone. On shutdown the workers stop first, then the elector releases the Lease.
+ * A configuration change seen while standing by is applied by a reload when a term starts.
+ */
+struct run_lead {
+	struct leader *le; /* NULL: leader election is off and this process leads */
+	struct cfg *cur;   /* owned: the configuration the next term starts with */
+	bool stale;        /* the configuration changed while standing by */
+};
+
+static void lead_wake(struct run_ctl *c, int lead)
+{
+	pthread_mutex_lock(&c->lock);
+	if (lead >= 0)
+		c->lead = lead > 0;
+	c->lead_changed = true;
+	pthread_cond_signal(&c->cond);
+	pthread_mutex_unlock(&c->lock);
+}
+
+static void lead_on_started(void *arg)
+{
+	lead_wake(arg, 1);
+}
+
+static void lead_on_new_leader(void *arg, const char *identity)
+{
+	(void)identity; /* the elector logs it; the main thread updates /readyz */
+	lead_wake(arg, -1);
+}
+
+/* Returns once the main thread has stopped every worker (or the process is stopping, its
+ * workers already stopped). */
+static void lead_on_stopped(void *arg)
+{
+	struct run_ctl *c = arg;
+	pthread_mutex_lock(&c->lock);
+	c->lead = false;
+	c->lead_changed = true;
+	c->workers_down = false;
+	pthread_cond_signal(&c->cond);
+	int64_t since = ps_clock_mono_ms(ps_clock_real());
+	bool warned = false;
+	while (!c->workers_down && !c->lead_closing) {
+		struct timespec ts;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ts.tv_sec += 1;
+		pthread_cond_timedwait(&c->lead_cond, &c->lock, &ts);
+		if (!warned && ps_clock_mono_ms(ps_clock_real()) - since > RUN_STOP_TIMEOUT_MS) {
+			ps_log(PS_LOG_WARN,
+			       "leader election: still waiting for the workers to stop", NULL);
+			warned = true;
+		}
+	}
+	pthread_mutex_unlock(&c->lock);
+}
+
+/* Starts the elector of <cfg>'s leaderElection section; the workers wait for leadership. */
+static enum ps_err lead_start(struct run_ctl *ctl, struct run_lead *lead, struct cfg *cfg,
+                              struct ps_diag *d)
+{
+	const struct cfg_leader_election *c = &cfg_controller(cfg)->leader_election;
+	struct leader_opts o = {.namespace = c->namespace ? c->namespace : ctl->kcfg->namespace,
+	                        .name = c->lease_name,
+	                        .lease_duration_ms = c->lease_duration_ms,
+	                        .renew_deadline_ms = c->renew_deadline_ms,
+	                        .retry_period_ms = c->retry_period_ms};
+	struct leader_callbacks cb = {.started_leading = lead_on_started,
+	                              .stopped_leading = lead_on_stopped,
+	                              .new_leader = lead_on_new_leader,
+	                              .arg = ctl};
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&ctl->lead_cond, &ca);
+	pthread_condattr_destroy(&ca);
+	enum ps_err e = leader_new_kube(ctl->kcfg, &o, &cb, &lead->le, d);
+	if (!e)
+		e = leader_start(lead->le, d);
+	if (e) {
+		leader_free(lead->le);
+		lead->le = NULL;
+		pthread_cond_destroy(&ctl->lead_cond);
+		return e;
+	}
+	lead->cur = cfg_ref(cfg);
+	ps_log(PS_LOG_INFO, "leader election: standing by until this replica holds the lease",
+	       "namespace", o.namespace, "lease", o.name, "identity", leader_identity(lead->le),
+	       NULL);
+	return PS_OK;
+}
+
+/* Main thread: starts the runtime when the elector says we lead; stops and frees it when it
+ * says we do not, then lets a waiting stopped_leading return. Fails only when the runtime
+ * cannot start. */
+static enum ps_err lead_sync(const struct run_opts *ro, struct run_ctl *ctl, struct run_lead *lead,
+                             struct rt **rt, struct tick_env *env, struct httpd *hd)
+{
+	pthread_mutex_lock(&ctl->lock);
+	bool want = ctl->lead;
+	ctl->lead_changed = false;
+	pthread_mutex_unlock(&ctl->lock);
+	enum ps_err e = PS_OK;
+	if (!want && *rt) {
+		httpd_attach(hd, NULL, env);
+		struct rt_stop_report rep;
+		rt_stop(*rt, RUN_STOP_TIMEOUT_MS, &rep);
+		cfg_unref(lead->cur);
+		lead->cur = rt_cfg(*rt); /* with the reloads of the term */
+		rt_free(*rt);
+		*rt = NULL;
+		PS_LOG_FIELDS(PS_LOG_INFO, "leader election: workers stopped",
+		              PS_LOG_INT("workers", (int64_t)rep.workers),
+		              PS_LOG_INT("elapsed_ms", rep.elapsed_ms));
+	}
+	if (!want) {
+		pthread_mutex_lock(&ctl->lock);
+		ctl->workers_down = true;
+		pthread_cond_broadcast(&ctl->lead_cond);
+		pthread_mutex_unlock(&ctl->lock);
+	} else if (!*rt) {
+		struct ps_diag d;
+		ps_diag_clear(&d);
+		e = rt_start(lead->cur, &tick_job_ops, env, NULL, rt, &d);
+		if (e) {
+			ps_log(PS_LOG_ERROR, "leader election: cannot start the workers", "error",
+			       ps_diag_msg(&d), NULL);
+		} else {
+			httpd_attach(hd, *rt, env);
+			PS_LOG_FIELDS(PS_LOG_INFO, "leader election: workers started",
+			              PS_LOG_INT("targets", (int64_t)cfg_target_count(lead->cur)));
+			if (lead->stale)
+				reload(ro, *rt, env, "changed while standing by");
+			lead->stale = false;
+		}
+	}
+	struct leader_status st;
+	leader_status(lead->le, &st);
+	httpd_set_leader(hd, *rt        ? METRICS_LEADER_YES
+	                     : st.known ? METRICS_LEADER_NO
+	                                : METRICS_LEADER_UNKNOWN);
+	return e;
+}
+
+/* Shutdown, after rt_stop: the elector stops and releases the Lease. */
+static void lead_end(struct run_ctl *ctl, struct run_lead *lead)
+{
+	pthread_mutex_lock(&ctl->lock);
+	ctl->lead_closing = true;
+	pthread_cond_broadcast(&ctl->lead_cond);
+	pthread_mutex_unlock(&ctl->lock);
+	leader_stop(lead->le, true);
+	leader_free(lead->le);
+	lead->le = NULL;
+	cfg_unref(lead->cur);
+	pthread_cond_destroy(&ctl->lead_cond);
+}
+
 static int run_forever(const struct run_opts *ro, struct cfg *cfg, struct tick_env *env,
                        struct run_ctl *ctl)
 {
 	struct ps_diag d;
 	ps_diag_clear(&d);
-	struct rt *rt = NULL;
-	enum ps_err e = rt_start(cfg, &tick_job_ops, env, NULL, &rt, &d);
-	if (e) {
+	/* The HTTP endpoints (httpd.h), up before the workers so that the latency histograms see
+	 * their first requests; stopped after them. Leader election is off: this process leads. */
+	bool elected = cfg_controller(cfg)->leader_election.enabled;
+	struct run_lead lead = {0};
+	int rc = CLI_EXIT_OK;
+	struct httpd_opts ho = {.listen = ro->listen ? ro->listen : cfg_controller(cfg)->listen,
+	                        .config_loaded = true,
+	                        .leader = elected ? METRICS_LEADER_UNKNOWN : METRICS_LEADER_YES,
+	                        .observe_http = true};
+	struct httpd *hd = NULL;
+	if (httpd_start(&ho, &hd, &d) != PS_OK) {
 		fprintf(stderr, "prescale run: %s\n", ps_diag_msg(&d));
 		return CLI_EXIT_RUNTIME;
 	}
+	PS_LOG_FIELDS(PS_LOG_INFO, "serving HTTP",
+	              PS_LOG_STR("listen", ho.listen ? ho.listen : HTTPD_DEFAULT_LISTEN),
+	              PS_LOG_INT("port", httpd_port(hd)));
+	struct rt *rt = NULL;
+	enum ps_err e = elected ? lead_start(ctl, &lead, cfg, &d)
+	                        : rt_start(cfg, &tick_job_ops, env, NULL, &rt, &d);
+	if (e) {
+		fprintf(stderr, "prescale run: %s\n", ps_diag_msg(&d));
+		httpd_stop(hd);
+		return CLI_EXIT_RUNTIME;
+	}
+	httpd_attach(hd, rt, env);
 	struct rt_watch *watch = NULL;
 	if (rt_watch_new(ro->config, &watch, &d) != PS_OK)
 		ps_log(PS_LOG_WARN, "not watching the configuration", "error", ps_diag_msg(&d),
@@ -311,7 +505,7 @@ static int run_forever(const struct run_opts *ro, struct cfg *cfg, struct tick_e
 	                                                                  : "server-dry-run"));
 	for (;;) {
 		pthread_mutex_lock(&ctl->lock);
-		if (!ctl->stop && !ctl->reload) {
+		if (!ctl->stop && !ctl->reload && !ctl->lead_changed) {
 			struct timespec ts;
 			clock_gettime(CLOCK_MONOTONIC, &ts);
 			ts.tv_sec += RUN_POLL_MS / 1000;
@@ -322,20 +516,32 @@ static int run_forever(const struct run_opts *ro, struct cfg *cfg, struct tick_e
 		pthread_mutex_unlock(&ctl->lock);
 		if (stop)
 			break;
-		if (rl)
+		if (lead.le && lead_sync(ro, ctl, &lead, &rt, env, hd) != PS_OK) {
+			rc = CLI_EXIT_RUNTIME;
+			break;
+		}
+		if (!rt) {
+			if (rl || (watch && rt_watch_changed(watch)))
+				lead.stale = true; /* standing by: applied when a term starts */
+		} else if (rl)
 			reload(ro, rt, env, "SIGHUP");
 		else if (watch && rt_watch_changed(watch))
 			reload(ro, rt, env, "file change");
 	}
 	struct rt_stop_report rep;
-	rt_stop(rt, RUN_STOP_TIMEOUT_MS, &rep);
+	memset(&rep, 0, sizeof(rep));
+	if (rt) /* NULL while standing by */
+		rt_stop(rt, RUN_STOP_TIMEOUT_MS, &rep);
 	PS_LOG_FIELDS(PS_LOG_INFO, "stopped", PS_LOG_INT("workers", (int64_t)rep.workers),
 	              PS_LOG_INT("overdue", (int64_t)rep.overdue),
 	              PS_LOG_INT("elapsed_ms", rep.elapsed_ms),
 	              PS_LOG_STR("slowest", rep.slowest_key));
+	if (lead.le)
+		lead_end(ctl, &lead); /* releases the Lease now that no worker runs */
+	httpd_stop(hd);
 	rt_free(rt);
 	rt_watch_free(watch);
-	return CLI_EXIT_OK;
+	return rc;
 }
 
 /* ---- options and setup ---- */
@@ -473,13 +679,6 @@ int cmd_run(int argc, char **argv)
 	enum ps_err e = load_config(ro.config, &cfg);
 	if (e)
 		return e == PS_ENOMEM ? CLI_EXIT_RUNTIME : CLI_EXIT_USAGE;
-	const struct cfg_controller *ctl = cfg_controller(cfg);
-	if (!ro.once && ctl->leader_election.enabled) {
-		fprintf(stderr, "prescale run: leaderElection.enabled: leader election is not "
-		                "available in this build yet; run one replica with it disabled\n");
-		cfg_unref(cfg);
-		return CLI_EXIT_USAGE;
-	}
 
 	struct run_ctl rctl = {.stop = false, .reload = false};
 	struct rt_signals *sig = NULL;
@@ -519,9 +718,7 @@ int cmd_run(int argc, char **argv)
 		fprintf(stderr, "prescale run: %s\n", ps_diag_msg(&d));
 		goto out_kc;
 	}
-	if (!ro.once && (ro.listen || ctl->present))
-		ps_log(PS_LOG_WARN, "the HTTP endpoints are not available in this build yet",
-		       "listen", ro.listen ? ro.listen : ctl->listen, NULL);
+	rctl.kcfg = kc;
 	rc = ro.once ? run_once(&ro, cfg, env) : run_forever(&ro, cfg, env, &rctl);
 	tick_env_free(env);
 out_kc:

@@ -153,6 +153,9 @@ struct tick_metric_rec {
 	double forecast;                 /* the upper bound over the serving window */
 	char forecast_model[24];         /* the model used ("hw-additive") */
 	char forecast_note[ENG_MSG_MAX]; /* "warming up", an error; "" otherwise */
+	bool has_forecast_error; /* <forecast_mase> is known: h-step forecasts were scored */
+	double forecast_mase;    /* the model's recent MAE over seasonal-naive's at the horizon
+	                          * (below 1: better than naive; +Inf when naive's MAE is 0) */
 };
 
 struct tick_record {

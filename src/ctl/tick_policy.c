@@ -432,6 +432,8 @@ static void forecast_metric(struct tick_metric *tm, const struct cfg_target *t, 
 		return;
 	}
 	mr->has_forecast = true;
+	mr->has_forecast_error = f.n_errors > 0;
+	mr->forecast_mase = f.mase;
 	mr->forecast = f.upper;
 	snprintf(mr->forecast_model, sizeof(mr->forecast_model), "%s", fc_kind_name(f.model_used));
 	mr->forecast_use = f.fallback                                 ? ENG_FORECAST_FALLBACK

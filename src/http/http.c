@@ -25,6 +25,10 @@
  * them) are zeroed before they are freed, ours and curl's copies. Diagnostics carry the method,
  * the URL with any userinfo removed, and curl's message, which never holds request headers.
  *
+ * An optional process-wide observer (http_set_observer) sees each call's method, URL, status,
+ * result and duration after the transfer; the controller's /metrics use it for the latency of
+ * Prometheus queries and Kubernetes requests. Without one, http_do() reads no clock.
+ *
  * curl allocates through its own allocator (not ps_malloc): failure injection covers this
  * file's allocations, and curl's own failures come back as CURLE_OUT_OF_MEMORY -> PS_ENOMEM.
  */
@@ -37,6 +41,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "ps_alloc.h"
 #include "ps_clock.h"
@@ -555,8 +560,47 @@ static enum ps_err run(struct http_client *c, struct http_cancel *cancel, CURLco
 	return err;
 }
 
+/* The process-wide observer (http_set_observer); NULL: none. */
+static _Atomic(const struct http_observer *) observer;
+
+void http_set_observer(const struct http_observer *obs)
+{
+	atomic_store_explicit(&observer, obs, memory_order_release);
+}
+
+static int64_t mono_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static enum ps_err transfer(struct http_client *c, const struct http_request *req,
+			    struct http_response *resp, struct http_cancel *cancel,
+			    struct ps_diag *diag);
+
 enum ps_err http_do(struct http_client *c, const struct http_request *req,
 		    struct http_response *resp, struct http_cancel *cancel, struct ps_diag *diag)
+{
+	const struct http_observer *obs = atomic_load_explicit(&observer, memory_order_acquire);
+	if (!obs)
+		return transfer(c, req, resp, cancel, diag);
+	int64_t start = mono_us();
+	enum ps_err err = transfer(c, req, resp, cancel, diag);
+	struct http_observation o = {
+		.method = req->method,
+		.url = req->url,
+		.status = resp->status,
+		.err = err,
+		.elapsed_us = mono_us() - start,
+	};
+	obs->done(obs->arg, &o);
+	return err;
+}
+
+static enum ps_err transfer(struct http_client *c, const struct http_request *req,
+			    struct http_response *resp, struct http_cancel *cancel,
+			    struct ps_diag *diag)
 {
 	resp->status = 0;
 	resp->content_type[0] = '\0';

@@ -96,6 +96,30 @@ PS_MUST_CHECK enum ps_err http_do(struct http_client *c, const struct http_reque
                                   struct http_response *resp, struct http_cancel *cancel,
                                   struct ps_diag *diag);
 
+/* ---- observing transfers (the controller's own metrics) ---- */
+
+/* What one http_do() call did. Pointers are borrowed for the duration of the callback. */
+struct http_observation {
+	const char *method; /* the request's method (may be invalid: the call then failed) */
+	const char *url;    /* the request's URL, as given (may be NULL when the call failed) */
+	long status;        /* the HTTP status, 0 when no response arrived */
+	enum ps_err err;    /* what http_do() returned */
+	int64_t elapsed_us; /* the call's duration, CLOCK_MONOTONIC microseconds */
+};
+
+struct http_observer {
+	/* Called on the thread of each http_do() call, after the transfer, before it returns.
+	 * Must be thread-safe and quick, and must not call http_do(). */
+	void (*done)(void *arg, const struct http_observation *o);
+	void *arg;
+};
+
+/* Installs <obs> (borrowed; NULL removes the observer) as the process-wide observer of every
+ * http_do() call. Install it before the threads that make requests start and remove it after
+ * they have stopped: a call in flight may still use the previous observer. Costs nothing when
+ * no observer is installed; two clock reads per call otherwise. Any thread. */
+void http_set_observer(const struct http_observer *obs);
+
 /* Appends <s> percent-encoded for a URL path segment or a query value to <b>. Returns PS_OK,
  * PS_ETOOBIG (over the cap of <b>) or PS_ENOMEM; on failure nothing is appended. */
 PS_MUST_CHECK enum ps_err http_append_escaped(struct ps_buf *b, const char *s);

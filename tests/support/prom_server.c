@@ -27,6 +27,8 @@
 #define MAX_SERVERS 4
 
 static struct prom_server *servers[MAX_SERVERS];
+/* Background children of prom_server_spawn() that the atexit() handler kills. */
+static pid_t children[PROM_SERVER_MAX_CHILDREN];
 
 /* ---- processes ---- */
 
@@ -111,6 +113,96 @@ static void stop_group(pid_t *pid)
 	}
 	kill(-*pid, SIGKILL); /* anything the group may have left behind */
 	*pid = 0;
+}
+
+/* ---- background children ---- */
+
+static void kill_children(void)
+{
+	for (size_t i = 0; i < PROM_SERVER_MAX_CHILDREN; i++)
+		if (children[i] > 0) {
+			kill(-children[i], SIGKILL);
+			waitpid(children[i], NULL, 0);
+			children[i] = 0;
+		}
+}
+
+static void forget_child(pid_t pid)
+{
+	for (size_t i = 0; i < PROM_SERVER_MAX_CHILDREN; i++)
+		if (children[i] == pid)
+			children[i] = 0;
+}
+
+pid_t prom_server_spawn(char *const argv[], int in_fd, int out_fd, const char *log)
+{
+	static bool registered;
+	size_t slot = 0;
+	while (slot < PROM_SERVER_MAX_CHILDREN && children[slot] > 0)
+		slot++;
+	cr_assert_lt(slot, PROM_SERVER_MAX_CHILDREN, "more than %d background children",
+	             PROM_SERVER_MAX_CHILDREN);
+	if (!registered)
+		atexit(kill_children);
+	registered = true;
+	pid_t parent = getpid();
+	pid_t pid = fork();
+	cr_assert_neq(pid, -1, "fork: %s", strerror(errno));
+	if (pid == 0) {
+		setpgid(0, 0);
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != parent)
+			_exit(126); /* the parent is already gone */
+		int fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+		int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		if (dup2(in_fd >= 0 ? in_fd : null, 0) < 0 ||
+		    dup2(out_fd >= 0 ? out_fd : fd, 1) < 0 || dup2(fd, 2) < 0)
+			_exit(125);
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	setpgid(pid, pid); /* also here: no window where a kill of the group misses it */
+	children[slot] = pid;
+	return pid;
+}
+
+int prom_server_child_wait(pid_t *pid, int64_t timeout_ms)
+{
+	if (*pid <= 0)
+		return -1;
+	int64_t deadline = now_mono_ms() + timeout_ms;
+	int status = 0;
+	int rc = -1;
+	for (;;) {
+		pid_t got = waitpid(*pid, &status, WNOHANG);
+		if (got == *pid) {
+			rc = WIFEXITED(status)     ? WEXITSTATUS(status)
+			     : WIFSIGNALED(status) ? 128 + WTERMSIG(status)
+			                           : -1;
+			break;
+		}
+		if (got < 0 && errno != EINTR)
+			break;
+		if (now_mono_ms() > deadline) {
+			kill(-*pid, SIGKILL);
+			waitpid(*pid, &status, 0);
+			break;
+		}
+		sleep_ms(5);
+	}
+	kill(-*pid, SIGKILL); /* anything the group may have left behind */
+	forget_child(*pid);
+	*pid = 0;
+	return rc;
+}
+
+void prom_server_child_stop(pid_t *pid)
+{
+	if (*pid <= 0)
+		return;
+	pid_t p = *pid;
+	stop_group(pid);
+	forget_child(p);
 }
 
 int prom_server_run(char *const argv[], const char *out, const char *err, int64_t timeout_ms)
@@ -252,6 +344,45 @@ static bool wait_ready(struct prom_server *s, struct prom_client *c)
 	return false;
 }
 
+/* Starts prometheus on <fixed_port> (0: a free port, three tries) with the configuration and
+ * data of <s>'s directory and waits until it answers; fails the test otherwise. */
+static void launch(struct prom_server *s, const char *web_config,
+                   struct prom_client *(*probe)(const struct prom_server *s, void *arg), void *arg,
+                   int fixed_port)
+{
+	char data[128], config[128];
+	snprintf(data, sizeof(data), "%s/data", s->dir);
+	snprintf(config, sizeof(config), "%s/prometheus.yml", s->dir);
+	char a_config[160], a_data[160], a_listen[64], a_web[160];
+	snprintf(a_config, sizeof(a_config), "--config.file=%s", config);
+	snprintf(a_data, sizeof(a_data), "--storage.tsdb.path=%s", data);
+	snprintf(a_web, sizeof(a_web), "--web.config.file=%s", web_config ? web_config : "");
+	for (int attempt = 0; attempt < START_ATTEMPTS; attempt++) {
+		s->port = fixed_port > 0 ? fixed_port : prom_server_free_port();
+		snprintf(s->url, sizeof(s->url), "%s://127.0.0.1:%d", web_config ? "https" : "http",
+		         s->port);
+		snprintf(a_listen, sizeof(a_listen), "--web.listen-address=127.0.0.1:%d", s->port);
+		char *argv[] = {"prometheus",
+		                a_config,
+		                a_data,
+		                a_listen,
+		                "--storage.tsdb.retention.time=1d",
+		                "--log.level=warn",
+		                web_config ? a_web : NULL,
+		                NULL};
+		s->pid = spawn(argv, s->log, s->log);
+		struct prom_client *c = probe ? probe(s, arg) : plain_client(s);
+		bool ready = wait_ready(s, c);
+		prom_client_free(c);
+		if (ready)
+			return;
+		stop_group(&s->pid);
+	}
+	cr_assert_fail("prometheus did not become ready on 127.0.0.1:%d within %d s (%d attempts); "
+	               "see %s",
+	               s->port, READY_TIMEOUT_MS / 1000, START_ATTEMPTS, s->log);
+}
+
 void prom_server_start(struct prom_server *s, void (*write)(FILE *f, void *arg), void *arg,
                        const char *web_config,
                        struct prom_client *(*probe)(const struct prom_server *s, void *arg))
@@ -279,32 +410,19 @@ void prom_server_start(struct prom_server *s, void (*write)(FILE *f, void *arg),
 	fprintf(f, "global:\n  scrape_interval: 1h\n");
 	cr_assert_eq(fclose(f), 0);
 
-	char a_config[160], a_data[160], a_listen[64], a_web[160];
-	snprintf(a_config, sizeof(a_config), "--config.file=%s", config);
-	snprintf(a_data, sizeof(a_data), "--storage.tsdb.path=%s", data);
-	snprintf(a_web, sizeof(a_web), "--web.config.file=%s", web_config ? web_config : "");
-	for (int attempt = 0; attempt < START_ATTEMPTS; attempt++) {
-		s->port = prom_server_free_port();
-		snprintf(s->url, sizeof(s->url), "%s://127.0.0.1:%d", web_config ? "https" : "http",
-		         s->port);
-		snprintf(a_listen, sizeof(a_listen), "--web.listen-address=127.0.0.1:%d", s->port);
-		char *argv[] = {"prometheus",
-		                a_config,
-		                a_data,
-		                a_listen,
-		                "--storage.tsdb.retention.time=1d",
-		                "--log.level=warn",
-		                web_config ? a_web : NULL,
-		                NULL};
-		s->pid = spawn(argv, s->log, s->log);
-		struct prom_client *c = probe ? probe(s, arg) : plain_client(s);
-		bool ready = wait_ready(s, c);
-		prom_client_free(c);
-		if (ready)
-			return;
-		stop_group(&s->pid);
-	}
-	cr_assert_fail("prometheus did not become ready on 127.0.0.1 within %d s (%d attempts); "
-	               "see %s",
-	               READY_TIMEOUT_MS / 1000, START_ATTEMPTS, s->log);
+	launch(s, web_config, probe, arg, 0);
+}
+
+void prom_server_pause(struct prom_server *s)
+{
+	stop_group(&s->pid);
+}
+
+void prom_server_resume(struct prom_server *s, const char *web_config,
+                        struct prom_client *(*probe)(const struct prom_server *s, void *arg),
+                        void *arg)
+{
+	cr_assert(s->pid == 0, "prom_server_resume: the server is running");
+	cr_assert(s->port > 0 && s->dir[0], "prom_server_resume: the server was never started");
+	launch(s, web_config, probe, arg, s->port);
 }

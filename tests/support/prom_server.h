@@ -53,6 +53,18 @@ void prom_server_start(struct prom_server *s, void (*write)(FILE *f, void *arg),
                        const char *web_config,
                        struct prom_client *(*probe)(const struct prom_server *s, void *arg));
 
+/* Stops the prometheus process of <s> (SIGTERM to its group, SIGKILL after 5 s) and reaps it,
+ * keeping its directory, data and port: a test of an outage calls prom_server_resume() later.
+ * Safe to call when it is not running. */
+void prom_server_pause(struct prom_server *s);
+
+/* Starts prometheus again after prom_server_pause(), on the same port and data directory, with
+ * the same <web_config> and <probe> as prom_server_start(), and returns when it answers; fails
+ * the test otherwise (for instance when another process took the port meanwhile). */
+void prom_server_resume(struct prom_server *s, const char *web_config,
+                        struct prom_client *(*probe)(const struct prom_server *s, void *arg),
+                        void *arg);
+
 /* Stops the server of <s> (SIGTERM to its group, SIGKILL after 5 s), reaps it and removes its
  * directory. Safe to call more than once. */
 void prom_server_stop(struct prom_server *s);
@@ -68,6 +80,24 @@ const char *prom_server_path(const struct prom_server *s, const char *name);
  * After <timeout_ms> the group is killed. Returns the exit status, or -1 when the program was
  * killed (timeout or signal). */
 int prom_server_run(char *const argv[], const char *out, const char *err, int64_t timeout_ms);
+
+/* Starts <argv> (argv[0] looked up in PATH) in the background as the leader of its own process
+ * group, killed with the test (PR_SET_PDEATHSIG) and by an atexit() handler if the test never
+ * stops it: stdin from <in_fd> (-1: /dev/null), stdout to <out_fd> (-1: appended to <log>),
+ * stderr appended to <log>. The descriptors are dup'ed in the child only. Returns its pid; stop
+ * it with prom_server_child_stop() or wait for it with prom_server_child_wait(). At most
+ * PROM_SERVER_MAX_CHILDREN at once. */
+#define PROM_SERVER_MAX_CHILDREN 16
+pid_t prom_server_spawn(char *const argv[], int in_fd, int out_fd, const char *log);
+
+/* Waits up to <timeout_ms> for the child *<pid> (from prom_server_spawn) to exit and reaps it
+ * (*pid becomes 0). Returns its exit status, 128 + the signal when a signal ended it, or -1 when
+ * the deadline passed: the group is then killed (SIGKILL) and reaped. */
+int prom_server_child_wait(pid_t *pid, int64_t timeout_ms);
+
+/* Stops the child *<pid> (from prom_server_spawn): SIGTERM to its group, SIGKILL after 5 s, then
+ * reaps it (*pid becomes 0). Safe when *pid is 0. */
+void prom_server_child_stop(pid_t *pid);
 
 /* True when <name> is an executable in PATH. */
 bool prom_server_in_path(const char *name);
