@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #include "engine_types.h"
+#include "forecast.h"
 #include "ps_compiler.h"
 #include "ps_diag.h"
 #include "ps_err.h"
@@ -246,6 +247,8 @@ char *cfg_reference_markdown(void) PS_MUST_CHECK;
 
 /* Names of the forecast enums as written in the configuration. */
 const char *cfg_model_name(enum cfg_model m);
+/* The forecaster model (forecast.h) that the configured <m> selects. */
+enum fc_kind cfg_model_kind(enum cfg_model m);
 const char *cfg_forecast_mode_name(enum cfg_forecast_mode m);
 const char *cfg_on_error_name(enum cfg_on_error e);
 

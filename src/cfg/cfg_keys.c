@@ -258,6 +258,25 @@ const char *cfg_model_name(enum cfg_model m)
 	return enum_name(models, (int)m);
 }
 
+enum fc_kind cfg_model_kind(enum cfg_model m)
+{
+	switch (m) {
+	case CFG_MODEL_AUTO:
+		return FC_AUTO;
+	case CFG_MODEL_SEASONAL_NAIVE:
+		return FC_SNAIVE;
+	case CFG_MODEL_HOLT:
+		return FC_HOLT;
+	case CFG_MODEL_HOLT_WINTERS_ADDITIVE:
+		return FC_HW_ADD;
+	case CFG_MODEL_HOLT_WINTERS_MULTIPLICATIVE:
+		return FC_HW_MUL;
+	case CFG_MODEL_LINEAR:
+		return FC_LINREG;
+	}
+	return FC_AUTO;
+}
+
 const char *cfg_forecast_mode_name(enum cfg_forecast_mode m)
 {
 	return enum_name(modes, (int)m);

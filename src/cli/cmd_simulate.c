@@ -188,24 +188,6 @@ static int parse_option(int c, const char *arg, const char *name, struct sim_opt
 	return e ? bad_value(name, &d) : 0;
 }
 
-static enum fc_kind fc_kind_of(enum cfg_model m)
-{
-	switch (m) {
-	case CFG_MODEL_AUTO:
-		return FC_AUTO;
-	case CFG_MODEL_SEASONAL_NAIVE:
-		return FC_SNAIVE;
-	case CFG_MODEL_HOLT:
-		return FC_HOLT;
-	case CFG_MODEL_HOLT_WINTERS_ADDITIVE:
-		return FC_HW_ADD;
-	case CFG_MODEL_HOLT_WINTERS_MULTIPLICATIVE:
-		return FC_HW_MUL;
-	case CFG_MODEL_LINEAR:
-		return FC_LINREG;
-	}
-	return FC_AUTO;
-}
 
 /* The built-in target: what `hack/demo` and `hack/evaluate` simulate. */
 static void default_target(struct sim_target *t)
@@ -273,7 +255,7 @@ static int target_from_config(struct sim_opts *o, struct sim_target *t, struct p
 	if (!o->interval_set)
 		o->params.interval_ms = ct->interval_ms;
 	if (ct->forecast.enabled) {
-		t->forecast.kind = fc_kind_of(ct->forecast.model);
+		t->forecast.kind = cfg_model_kind(ct->forecast.model);
 		t->forecast.season_ms = ct->forecast.season_ms;
 		t->forecast.history_ms = ct->forecast.history_ms;
 		t->forecast.quantile = ct->forecast.quantile;

@@ -353,24 +353,6 @@ static void event(struct tick_target *st, const char *uid, int64_t now_ms, const
 		       "error", ps_diag_msg(&d), NULL);
 }
 
-/* HPA's event reason for a metric of <source> that could not be read. */
-static const char *failed_get_reason(enum eng_source s)
-{
-	switch (s) {
-	case ENG_SRC_RESOURCE:
-		return "FailedGetResourceMetric";
-	case ENG_SRC_CONTAINER_RESOURCE:
-		return "FailedGetContainerResourceMetric";
-	case ENG_SRC_PODS:
-		return "FailedGetPodsMetric";
-	case ENG_SRC_OBJECT:
-		return "FailedGetObjectMetric";
-	case ENG_SRC_EXTERNAL:
-	case ENG_SRC_UNKNOWN:
-		break;
-	}
-	return "FailedGetExternalMetric";
-}
 
 /* ---- logging ---- */
 
@@ -781,7 +763,7 @@ static enum ps_err tick_run(struct tick_target *st, const struct cfg_target *t,
 		n_failed++;
 		if (!first)
 			first = m;
-		event(st, scale.uid, now, "Warning", failed_get_reason(m->source), "GetMetrics",
+		event(st, scale.uid, now, "Warning", eng_failure_reason(m->source), "GetMetrics",
 		      msg);
 		if (n_failed == 1 && !result)
 			result = ps_diag_set(diag, PS_EMETRIC, "%s: metric %s: %s", t->key, m->name,

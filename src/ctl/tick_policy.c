@@ -101,24 +101,6 @@ static size_t history_cap(const struct cfg_target *t)
 
 /* ---- forecasters ---- */
 
-static enum fc_kind fc_kind_of(enum cfg_model m)
-{
-	switch (m) {
-	case CFG_MODEL_AUTO:
-		return FC_AUTO;
-	case CFG_MODEL_SEASONAL_NAIVE:
-		return FC_SNAIVE;
-	case CFG_MODEL_HOLT:
-		return FC_HOLT;
-	case CFG_MODEL_HOLT_WINTERS_ADDITIVE:
-		return FC_HW_ADD;
-	case CFG_MODEL_HOLT_WINTERS_MULTIPLICATIVE:
-		return FC_HW_MUL;
-	case CFG_MODEL_LINEAR:
-		return FC_LINREG;
-	}
-	return FC_AUTO;
-}
 
 /* The decision horizon: a pod requested now serves after podStartup, for one interval, on a
  * metric that lags demand by metricLag. */
@@ -130,7 +112,7 @@ static int64_t horizon_ms(const struct cfg_target *t)
 static void fc_config_of(const struct cfg_target *t, struct fc_config *c)
 {
 	fc_config_default(c);
-	c->kind = fc_kind_of(t->forecast.model);
+	c->kind = cfg_model_kind(t->forecast.model);
 	c->step_ms = t->interval_ms;
 	c->season_ms = t->forecast.season_ms;
 	c->horizon_ms = horizon_ms(t);

@@ -67,7 +67,7 @@ static int32_t min_replicas(const struct eng_spec *spec)
 
 /* ---- one metric (computeReplicasForMetric) ---- */
 
-static const char *failure_reason(enum eng_source s)
+const char *eng_failure_reason(enum eng_source s)
 {
 	switch (s) {
 	case ENG_SRC_RESOURCE:
@@ -331,7 +331,7 @@ static int32_t compute_metrics(const struct eng_spec *spec, const struct eng_par
 		enum ps_err e = compute_metric(spec, p, tol, obs, i, s, row, &md);
 		if (e) {
 			row->ok = false;
-			row->failure_reason = failure_reason(spec->metrics[i].source);
+			row->failure_reason = eng_failure_reason(spec->metrics[i].source);
 			snprintf(row->error, sizeof(row->error), "%s", ps_diag_msg(&md));
 			if (first_invalid < 0)
 				first_invalid = (int)i;

@@ -56,6 +56,9 @@ void eng_rescale_failed(struct eng_decision *out, const char *msg);
 const char *eng_rule_name(enum eng_rule r);
 const char *eng_cond_type_name(enum eng_cond_type t);
 const char *eng_forecast_use_name(enum eng_forecast_use u);
+/* HPA's reason for a metric of source <s> that could not be computed ("FailedGetPodsMetric",
+ * ...; "InvalidMetricSourceType" for an unknown source). */
+const char *eng_failure_reason(enum eng_source s);
 const char *eng_source_name(enum eng_source s);
 const char *eng_target_type_name(enum eng_target_type t);
 const char *eng_select_name(enum eng_select s);
