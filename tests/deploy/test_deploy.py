@@ -741,8 +741,10 @@ def deploy_want():
     with open(os.path.join(DEPLOY, "deployment.yaml")) as f:
         dep = yaml_to_json(f.read(), "deploy/deployment.yaml")[0]
     return {"replicas": 2, "leader": True, "lease": "prescale", "port": 8080, "targets": 1,
-            "resources": {"requests": {"cpu": "50m", "memory": "64Mi"},
-                          "limits": {"memory": "256Mi"}},
+            # Sized from measurements (deploy/README.md "Resources"): ~100 targets steady with
+            # headroom for the requests; about 2.7x the 500-target peak for the memory limit.
+            "resources": {"requests": {"cpu": "25m", "memory": "160Mi"},
+                          "limits": {"memory": "2Gi"}},
             "prometheusUrl": "http://prometheus-operated.monitoring.svc:9090",
             "image": dep["spec"]["template"]["spec"]["containers"][0]["image"]}
 
