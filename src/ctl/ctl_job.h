@@ -2,14 +2,17 @@
  * does each tick. The runtime knows threads, time, cancellation, limits and reloads; a job knows
  * Prometheus, Kubernetes and the engine. Tests drive the runtime with fake jobs.
  *
- * Lifecycle, per target key ("namespace/kind/name"):
- *   state = ops->start(arg, target)          on the worker's own thread, before the first tick
- *   ops->tick(arg, state, target, &tc)       every interval (jittered), on the worker's thread
- *   ops->reconfigure(arg, state, old, new)   on the worker's thread, when a reload changed the
+ * Lifecycle, per target key ("namespace/kind/name"); every call runs on one of the runtime's
+ * executor threads, never two at once for one target (they may be different threads in turn):
+ *   state = ops->start(arg, target)          before the first tick
+ *   ops->tick(arg, state, target, &tc)       every interval (jittered)
+ *   ops->reconfigure(arg, state, old, new)   when a reload changed the
  *                                            target; returns false when the state must be
  *                                            rebuilt (e.g. a metric query changed): the runtime
  *                                            then calls stop + start
- *   ops->stop(arg, state)                    on the worker's thread, before it exits
+ *   ops->stop(arg, state)                    when the target is removed or the runtime stops
+ *   ops->exec_free(arg, exec)                when an executor leaves, for what the job kept in
+ *                                            its tc.exec slot (optional)
  * The <target> pointers are borrowed from a config snapshot the runtime holds a reference on
  * for the duration of the call. <arg> is shared by all workers: anything in it that a job
  * mutates must be thread-safe.
@@ -36,6 +39,10 @@ struct ctl_tick_ctx {
 	bool (*query_slot_take)(void *rt, int64_t deadline_mono_ms);
 	void (*query_slot_give)(void *rt);
 	void *rt;
+	/* The executor's own slot for the job (NULL at first): things a tick may reuse on the
+	 * same thread, whatever the target (HTTP clients and their connections). Freed with
+	 * ops->exec_free when the executor leaves. */
+	void **exec;
 };
 
 struct ctl_job_ops {
@@ -51,6 +58,8 @@ struct ctl_job_ops {
 	bool (*reconfigure)(void *arg, void *state, const struct cfg_target *old_t,
 	                    const struct cfg_target *t);
 	void (*stop)(void *arg, void *state);
+	/* Optional (NULL): frees what ticks left in an executor's tc.exec slot. */
+	void (*exec_free)(void *arg, void *exec);
 };
 
 #endif

@@ -27,27 +27,73 @@ struct rt_sem {
 	uint64_t timeouts;                 /* protected by <lock> */
 };
 
+/* Where a worker is in the pool's schedule; protected by the pool's lock. */
+enum worker_place {
+	WP_NONE,    /* not scheduled yet (worker_new) */
+	WP_HEAP,    /* waiting for its due time, in the pool's heap */
+	WP_READY,   /* in the ready queue: an executor takes it next */
+	WP_RUNNING, /* an executor runs its step now */
+	WP_DONE,    /* finished: the pool holds it no more */
+};
+
+/* The schedule and the job state of one target; only the executor running the worker's step
+ * touches it (one at a time: a worker is never on two executors). */
+struct worker_run {
+	struct cfg *cur;            /* owned reference: <t> and <state> come from it */
+	const struct cfg_target *t; /* borrowed from <cur> */
+	void *state;                /* the job's, NULL until ops->start succeeds */
+	int64_t launched;           /* monotonic ms when the worker was scheduled */
+	int64_t interval;           /* current interval */
+	int64_t due;                /* monotonic ms the next tick is due */
+	bool ticked;                /* a tick has been due at least once */
+	uint64_t skips_in_a_row;    /* for logging the first skip of a run of skips only */
+	int32_t slots_held;         /* query slots taken and not given back in this tick */
+	bool slot_denied;           /* a query_slot_take failed in this tick */
+};
+
 struct worker {
 	struct rt *rt;              /* immutable */
 	char *key;                  /* owned, immutable */
-	struct http_cancel *cancel; /* owned; fired by the supervisor; freed after the join */
+	struct http_cancel *cancel; /* owned; fired by the supervisor; freed with the worker */
 
 	/* Supervisor (controlling thread) only. */
-	pthread_t thread;
-	bool running; /* thread created and not yet joined */
+	bool running; /* scheduled and not yet joined */
 
 	pthread_mutex_t lock;
-	pthread_cond_t wake;        /* CLOCK_MONOTONIC; signalled on stop and poke */
 	bool stop;                  /* protected by <lock> */
 	bool poke;                  /* protected by <lock>: the target changed, re-read it */
 	struct rt_worker_info info; /* protected by <lock> */
 
+	/* Protected by the pool's lock. */
+	enum worker_place place;
+	size_t heap_idx;           /* WP_HEAP: index in the heap */
+	struct worker *ready_next; /* WP_READY: the queue */
+
 	bool exited;          /* protected by rt->exit_lock */
 	int64_t exit_mono_ms; /* protected by rt->exit_lock */
 
-	/* Worker thread only. */
-	int32_t slots_held; /* query slots taken and not given back in this tick */
-	bool slot_denied;   /* a query_slot_take failed in this tick */
+	struct worker_run run; /* the executor running the worker's step only */
+};
+
+/* The executors: a fixed set of threads that run the workers' steps (a tick, a reschedule or
+ * the final stop) in due-time order. See worker.c. */
+struct rt_pool {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;   /* CLOCK_MONOTONIC; signalled when work arrives or the top moves */
+	struct worker **heap;  /* min-heap on run.due */
+	size_t n_heap, cap_heap;
+	struct worker *ready_head, *ready_tail;
+	pthread_t *threads;
+	void **exec;       /* per executor: the job's slot (ctl_tick_ctx.exec) */
+	size_t n_threads;  /* started */
+	size_t n_live;     /* launched workers that have not finished */
+	bool inited;       /* lock and condvar initialised (pool_start got that far) */
+	size_t busy;       /* executors in a step now */
+	bool shutdown;     /* executors leave once this is set */
+	/* lateness of ticks (start - due), a histogram on RT_LATENESS_BUCKETS */
+	uint64_t late_counts[RT_LATENESS_NBUCKETS + 1];
+	double late_sum_s;
+	uint64_t late_n;
 };
 
 struct rt {
@@ -75,6 +121,7 @@ struct rt {
 	uint64_t n_exited;         /* protected by <exit_lock>: workers that have finished */
 
 	struct rt_sem sem;
+	struct rt_pool pool;
 };
 
 /* ---- supervisor.c, for the workers ---- */
@@ -99,17 +146,29 @@ int64_t rt_wall_ms(void);
 
 /* ---- worker.c, for the supervisor ---- */
 
+/* Initialises the pool of <rt> and starts rt->opts.executors threads with stacks of
+ * rt->opts.stack_size. PS_OK, or PS_ENOMEM / PS_EIO with <diag>: then no thread is left. */
+PS_MUST_CHECK enum ps_err pool_start(struct rt *rt, struct ps_diag *diag);
+/* Stops and joins the executors (every worker must have finished) and calls ops->exec_free on
+ * each executor's job slot. Idempotent; pool_stats keeps working. */
+void pool_stop(struct rt *rt);
+/* pool_stop, then frees the pool (no other thread may use it any more). Idempotent. */
+void pool_free(struct rt *rt);
+
+/* Fills the executor and lateness figures of <out>. Any thread. */
+void pool_stats(struct rt *rt, struct rt_stats *out);
+
 /* Returns an owned worker for <key> (borrowed) in *out, not yet running. PS_ENOMEM or PS_EIO. */
 PS_MUST_CHECK enum ps_err worker_new(struct rt *rt, const char *key, struct worker **out);
-/* Creates the worker's thread with a stack of <stack_size>. PS_EIO (with the errno text in
- * <diag>) when the system refuses. */
-PS_MUST_CHECK enum ps_err worker_launch(struct worker *w, size_t stack_size, struct ps_diag *diag);
+/* Schedules the worker: its first tick is due after its jitter. Cannot fail once the heap has
+ * room: PS_ENOMEM when it cannot grow. */
+PS_MUST_CHECK enum ps_err worker_launch(struct worker *w, struct ps_diag *diag);
 /* Tells the worker to stop: sets <stop>, wakes its wait, fires its cancel token and wakes the
  * query-slot waiters. Does not wait. Any thread. */
 void worker_signal_stop(struct worker *w);
 /* Wakes the worker so that it re-reads its target's interval (after a reload changed it). */
 void worker_poke(struct worker *w);
-/* Joins the worker's thread (blocks until it returns; only after worker_signal_stop). */
+/* Waits until the worker has finished (blocks; only after worker_signal_stop). */
 void worker_join(struct worker *w);
 /* Frees a worker that is not running (NULL allowed). */
 void worker_free(struct worker *w);

@@ -1,5 +1,5 @@
-/* runtime.h -- the controller's generic runtime: a supervisor that runs one worker thread per
- * scale target, hot reload, the process-wide Prometheus query limit, the signal thread and the
+/* runtime.h -- the controller's generic runtime: a supervisor that keeps one worker per scale
+ * target and runs their ticks on a fixed pool of executor threads, hot reload, the process-wide Prometheus query limit, the signal thread and the
  * configuration watcher.
  *
  * The runtime knows threads, time, cancellation, limits and reloads; what a target does each
@@ -35,14 +35,14 @@
 #include "ps_diag.h"
 #include "ps_err.h"
 
-/* Stack of a worker thread, measured by test_runtime on a painted stack: a tick's usual work
+/* Stack of an executor thread, measured by test_runtime on a painted stack: a tick's usual work
  * (a curl request, a JSON parse, an eng_decision of ~15 KiB, a log line) takes ~22 KiB; the
  * worst case is a response nested as deep as cJSON allows (CJSON_NESTING_LIMIT, 1000 levels),
  * which a broken or hostile server can send: ~111 KiB. 512 KiB keeps 4x over that worst case.
  * glibc carves the thread descriptor and static TLS out of the same size (~4 KiB here, but
  * ~770 KiB under TSan, whose per-thread state lives in TLS), and ASan's redzones grow frames,
- * hence the larger sanitizer sizes. Only touched pages cost memory: 5000 workers reserve
- * 2.5 GiB of address space but touch ~30 KiB each in the usual case. */
+ * hence the larger sanitizer sizes. There are only opts.executors of them, whatever the number
+ * of targets. */
 #if defined(__SANITIZE_THREAD__)
 #define RT_STACK_SIZE ((size_t)2048 * 1024)
 #elif defined(__SANITIZE_ADDRESS__)
@@ -50,6 +50,12 @@
 #else
 #define RT_STACK_SIZE ((size_t)512 * 1024)
 #endif
+/* Default number of executor threads (controller.workers). */
+#define RT_DEFAULT_EXECUTORS 16
+/* Upper bounds of the tick lateness histogram (seconds), and their count. */
+#define RT_LATENESS_BUCKETS                                                                        \
+	{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60}
+#define RT_LATENESS_NBUCKETS 15
 /* Default number of Prometheus queries in flight across all workers. */
 #define RT_DEFAULT_MAX_QUERIES 16
 /* Default time a reload waits for a removed worker before it logs it as overdue. */
@@ -63,18 +69,19 @@ struct rt_opts {
 	uint64_t jitter_seed;    /* mixed into each key's hash: same seed, same tick offsets */
 	int64_t stop_timeout_ms; /* a reload waits this long for a removed worker before it logs it
 	                          * as overdue (it still joins it); 0: RT_DEFAULT_STOP_TIMEOUT_MS */
-	size_t stack_size;       /* worker stack; 0: RT_STACK_SIZE */
+	size_t stack_size;       /* executor stack; 0: RT_STACK_SIZE */
+	int32_t executors;       /* executor threads; 0: RT_DEFAULT_EXECUTORS */
 	int64_t interval_ms;     /* > 0: every target ticks at this interval instead of its own
 	                          * (tests and demos); 0: the target's interval */
 	bool quiet;              /* true: the runtime itself logs nothing (tests) */
 };
 
 enum rt_worker_state {
-	RT_WORKER_STARTING, /* thread created, not yet in its loop */
+	RT_WORKER_STARTING, /* created, not yet scheduled */
 	RT_WORKER_IDLE,     /* waiting for its next tick */
 	RT_WORKER_TICKING,  /* in ops->start, ops->reconfigure or ops->tick */
 	RT_WORKER_STOPPING, /* told to stop: leaving its tick, in ops->stop */
-	RT_WORKER_STOPPED,  /* the thread has finished */
+	RT_WORKER_STOPPED,  /* finished: its job state is gone */
 };
 
 /* A copy of one worker's state, taken under its lock. Times: *_mono_ms are CLOCK_MONOTONIC
@@ -87,7 +94,7 @@ struct rt_worker_info {
 	int64_t jitter_ms;             /* offset of the first tick after the worker started */
 	int64_t next_tick_mono_ms;     /* when the next tick is due */
 	int64_t tick_deadline_mono_ms; /* deadline of the tick running now (or the last one) */
-	int64_t heartbeat_mono_ms;     /* the last time the thread woke or changed state */
+	int64_t heartbeat_mono_ms;     /* the last time the worker ran or changed state */
 	int64_t last_tick_start_wall_ms;
 	int64_t last_tick_end_wall_ms;
 	int64_t last_tick_ms;         /* duration of the last tick */
@@ -110,10 +117,18 @@ struct rt_stats {
 	size_t workers;               /* workers in the set (running, or stopped after rt_stop) */
 	uint64_t reloads_ok;          /* rt_reload applied a new configuration */
 	uint64_t reloads_failed;      /* rejected by rt_reload, or reported with rt_reload_failed */
-	uint64_t thread_failures;     /* worker threads that could not be created */
+	uint64_t thread_failures;     /* workers that could not be scheduled (out of memory) */
 	int32_t query_slots;          /* the limit */
 	int32_t query_slots_used;     /* slots taken right now */
 	uint64_t query_slot_timeouts; /* takes that reached their deadline */
+	int32_t executors;            /* executor threads */
+	int32_t executors_busy;       /* running a step right now */
+	size_t ticks_queued;          /* workers due and waiting for an executor */
+	/* tick lateness: how long after its due time each tick started (seconds); counts per
+	 * bucket of RT_LATENESS_BUCKETS (not cumulative), the last one for "above the last" */
+	uint64_t lateness_counts[RT_LATENESS_NBUCKETS + 1];
+	double lateness_sum_s;
+	uint64_t lateness_count;
 };
 
 struct rt_reload_result {

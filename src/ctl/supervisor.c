@@ -410,7 +410,7 @@ static enum ps_err spawn(struct rt *rt, const char *key, struct worker **out, st
 	if (err != PS_OK)
 		return ps_diag_set(diag, err, "%s: cannot create the worker: %s", key,
 		                   ps_strerror(err));
-	err = worker_launch(w, rt->opts.stack_size, diag);
+	err = worker_launch(w, diag);
 	if (err != PS_OK) {
 		worker_free(w);
 		return err;
@@ -421,6 +421,7 @@ static enum ps_err spawn(struct rt *rt, const char *key, struct worker **out, st
 
 static void free_rt(struct rt *rt)
 {
+	pool_free(rt);
 	for (size_t i = 0; i < rt->n_workers; i++)
 		worker_free(rt->workers[i]);
 	ps_free(rt->workers);
@@ -445,8 +446,10 @@ enum ps_err rt_start(struct cfg *cfg, const struct ctl_job_ops *ops, void *arg,
 		                   "rt_start: a configuration and four job "
 		                   "operations are required");
 	struct rt_opts o = opts ? *opts : (struct rt_opts){0};
-	if (o.max_queries < 0 || o.stop_timeout_ms < 0 || o.interval_ms < 0)
+	if (o.max_queries < 0 || o.stop_timeout_ms < 0 || o.interval_ms < 0 || o.executors < 0)
 		return ps_diag_set(diag, PS_EINVAL, "rt_start: negative option");
+	if (o.executors == 0)
+		o.executors = RT_DEFAULT_EXECUTORS;
 	if (o.max_queries == 0)
 		o.max_queries = RT_DEFAULT_MAX_QUERIES;
 	if (o.stop_timeout_ms == 0)
@@ -473,6 +476,11 @@ enum ps_err rt_start(struct cfg *cfg, const struct ctl_job_ops *ops, void *arg,
 	if (sem_init(&rt->sem, o.max_queries) != 0)
 		goto out_exit_cond;
 	rt->cfg = cfg_ref(cfg);
+	enum ps_err perr = pool_start(rt, diag);
+	if (perr != PS_OK) {
+		free_rt(rt);
+		return perr;
+	}
 
 	enum ps_err err = PS_OK;
 	size_t n = cfg_target_count(cfg);
@@ -674,6 +682,7 @@ void rt_stop(struct rt *rt, int64_t timeout_ms, struct rt_stop_report *rep)
 	/* The set does not change under the op holder; stop_workers reads it without set_lock
 	 * (snapshot readers only read it too). */
 	stop_workers(rt, rt->workers, rt->n_workers, timeout_ms, rep);
+	pool_stop(rt);
 	rt->stopped = true;
 	unlock(&rt->op_lock);
 }
@@ -710,4 +719,5 @@ void rt_stats(struct rt *rt, struct rt_stats *out)
 	out->query_slots_used = rt->sem.used;
 	out->query_slot_timeouts = rt->sem.timeouts;
 	unlock(&rt->sem.lock);
+	pool_stats(rt, out);
 }

@@ -238,9 +238,11 @@ struct rec {
 	int n_times;
 	int64_t times[256]; /* monotonic start of each tick */
 	size_t stack_size;  /* of the worker thread, from its first tick */
+	int in_tick;        /* ticks of this target running now (never more than 1) */
+	int overlaps;       /* ticks that found another one of this target running */
 };
 
-enum kind { K_OK, K_FAIL, K_BLOCK, K_SLOW, K_LATE, K_STUBBORN, K_BADSTART };
+enum kind { K_OK, K_FAIL, K_BLOCK, K_SLOW, K_LATE, K_STUBBORN, K_BADSTART, K_BUSY };
 
 struct fake {
 	pthread_mutex_t lock;
@@ -314,8 +316,9 @@ static enum kind kind_of(const struct cfg_target *t)
 	static const struct {
 		const char *prefix;
 		enum kind k;
-	} kinds[] = {{"fail", K_FAIL}, {"block", K_BLOCK},       {"slow", K_SLOW},
-	             {"late", K_LATE}, {"stubborn", K_STUBBORN}, {"badstart", K_BADSTART}};
+	} kinds[] = {{"fail", K_FAIL},         {"block", K_BLOCK},       {"slow", K_SLOW},
+	             {"late", K_LATE},         {"stubborn", K_STUBBORN}, {"badstart", K_BADSTART},
+	             {"busy", K_BUSY}};
 	for (size_t i = 0; i < PS_ARRAY_LEN(kinds); i++)
 		if (strncmp(t->ref.name, kinds[i].prefix, strlen(kinds[i].prefix)) == 0)
 			return kinds[i].k;
@@ -367,6 +370,9 @@ static enum ps_err fake_start(void *arg, const struct cfg_target *t, void **stat
 	return PS_OK;
 }
 
+static enum ps_err fake_tick_body(struct fstate *st, const struct ctl_tick_ctx *tc,
+                                  struct ps_diag *diag, bool first);
+
 static enum ps_err fake_tick(void *arg, void *state, const struct cfg_target *t,
                              const struct ctl_tick_ctx *tc, struct ps_diag *diag)
 {
@@ -381,7 +387,21 @@ static enum ps_err fake_tick(void *arg, void *state, const struct cfg_target *t,
 		r->times[r->n_times++] = now;
 	r->gen_at_tick = st->gen;
 	bool first = r->ticks == 1;
+	if (r->in_tick++ > 0)
+		r->overlaps++;
 	pthread_mutex_unlock(&F.lock);
+	enum ps_err err = fake_tick_body(st, tc, diag, first);
+	pthread_mutex_lock(&F.lock);
+	r->in_tick--;
+	pthread_mutex_unlock(&F.lock);
+	return err;
+}
+
+/* What a tick of <st> does, by kind. */
+static enum ps_err fake_tick_body(struct fstate *st, const struct ctl_tick_ctx *tc,
+                                  struct ps_diag *diag, bool first)
+{
+	struct rec *r = st->r;
 	if (first) {
 		pthread_attr_t a;
 		size_t size = 0;
@@ -437,6 +457,9 @@ static enum ps_err fake_tick(void *arg, void *state, const struct cfg_target *t,
 		return PS_OK;
 	case K_STUBBORN:
 		sleep_ms(500); /* ignores the cancel token */
+		return PS_OK;
+	case K_BUSY:
+		sleep_ms(2); /* a short request */
 		return PS_OK;
 	}
 	return PS_OK;
@@ -549,7 +572,9 @@ static const char *ticks_scenario(void)
 	struct ps_diag d;
 	CHECK(rt_start(c, &fake_ops, NULL, &o, &rt, &d) == PS_OK, "rt_start: %s", d.msg);
 	cfg_unref(c);
-	CHECK(thread_count() == base + 5, "%d threads, want %d", thread_count(), base + 5);
+	/* The executors, whatever the number of targets. */
+	CHECK(thread_count() == base + RT_DEFAULT_EXECUTORS, "%d threads, want %d", thread_count(),
+	      base + RT_DEFAULT_EXECUTORS);
 	sleep_ms(1300);
 	struct rt_stop_report rep;
 	rt_stop(rt, 2000, &rep);
@@ -768,11 +793,12 @@ static const char *sigterm_200_scenario(void)
 	struct cfg *c = load("a.yaml", text_close(&y));
 	CHECK(c, "%s", load_problem);
 	struct rt_opts o = quiet_opts(300);
+	o.executors = 110; /* 100 blocked in their request, the rest keep ticking */
 	int base = thread_count();
 	struct rt *rt;
 	CHECK(rt_start(c, &fake_ops, NULL, &o, &rt, &d) == PS_OK, "rt_start: %s", d.msg);
 	cfg_unref(c);
-	CHECK(thread_count() == base + 200, "%d threads, want %d", thread_count(), base + 200);
+	CHECK(thread_count() == base + 110, "%d threads, want %d", thread_count(), base + 110);
 	int64_t end = mono_ms() + 5000;
 	while (atomic_load(&F.in_request) < 100 && mono_ms() < end)
 		sleep_ms(5);
@@ -905,7 +931,8 @@ static const char *reload_scenario(void)
 	/* The removed worker was stopped and joined before rt_reload returned. */
 	struct rec rd = rec_copy("ok-d");
 	CHECK(rd.stops == 1, "ok-d: ops->stop ran %d times", rd.stops);
-	CHECK(thread_count() == base + 4, "%d threads, want %d", thread_count(), base + 4);
+	CHECK(thread_count() == base + RT_DEFAULT_EXECUTORS, "%d threads, want %d", thread_count(),
+	      base + RT_DEFAULT_EXECUTORS);
 	struct cfg *now = rt_cfg(rt);
 	CHECK(now == c2, "rt_cfg is not the new snapshot");
 	cfg_unref(now);
@@ -1137,7 +1164,8 @@ static const char *paused_scenario(void)
 	CHECK(res.added == 1 && res.removed == 1, "added %zu removed %zu", res.added, res.removed);
 	CHECK(rec_copy("ok-a").stops == 1, "pausing did not stop ok-a");
 	CHECK(wait_ticks("ok-p", 1, 3000), "unpausing did not start ok-p");
-	CHECK(thread_count() == base + 1, "%d threads, want %d", thread_count(), base + 1);
+	CHECK(thread_count() == base + RT_DEFAULT_EXECUTORS, "%d threads, want %d", thread_count(),
+	      base + RT_DEFAULT_EXECUTORS);
 	rt_free(rt);
 	cfg_unref(c1);
 	cfg_unref(c2);
@@ -1458,6 +1486,75 @@ static const char *watch_scenario(void)
 	return NULL;
 }
 
+/* Many targets, two executors: every target ticks at its interval, a target's ticks never
+ * overlap, the thread count is the pool's, and the lateness histogram sees every tick. */
+static const char *pool_scenario(void)
+{
+	fake_reset();
+	make_tmpdir();
+	struct text y;
+	text_open(&y);
+	const int n = 200;
+	for (int i = 0; i < n; i++) {
+		char name[32];
+		snprintf(name, sizeof(name), "busy-%03d", i);
+		add_target(&y, name, name, 5, "");
+	}
+	struct cfg *c = load("a.yaml", text_close(&y));
+	CHECK(c, "%s", load_problem);
+	/* 200 ticks of 2 ms every 500 ms: 0.8 s of work per second over 2 executors */
+	struct rt_opts o = quiet_opts(500);
+	o.executors = 2;
+	int base = thread_count();
+	struct rt *rt;
+	struct ps_diag d;
+	CHECK(rt_start(c, &fake_ops, NULL, &o, &rt, &d) == PS_OK, "rt_start: %s", d.msg);
+	cfg_unref(c);
+	CHECK(thread_count() == base + 2, "%d threads, want %d", thread_count(), base + 2);
+	int64_t end = mono_ms() + 10000;
+	for (;;) {
+		int least = 1 << 30;
+		for (int i = 0; i < n; i++) {
+			char name[32];
+			snprintf(name, sizeof(name), "busy-%03d", i);
+			int t = rec_copy(name).ticks;
+			least = t < least ? t : least;
+		}
+		if (least >= 4)
+			break;
+		CHECK(mono_ms() < end, "a target has %d ticks after 10 s", least);
+		sleep_ms(50);
+	}
+	struct rt_stats st;
+	rt_stats(rt, &st);
+	CHECK(st.executors == 2, "stats: %d executors", st.executors);
+	uint64_t counted = 0;
+	for (size_t b = 0; b <= RT_LATENESS_NBUCKETS; b++)
+		counted += st.lateness_counts[b];
+	CHECK(st.lateness_count >= (uint64_t)n * 4 && counted == st.lateness_count,
+	      "lateness: %llu ticks, %llu in buckets", (unsigned long long)st.lateness_count,
+	      (unsigned long long)counted);
+	struct rt_stop_report rep;
+	rt_stop(rt, 2000, &rep);
+	CHECK(rep.workers == (size_t)n && rep.overdue == 0, "stopped %zu, overdue %zu", rep.workers,
+	      rep.overdue);
+	int overlaps = 0, stops = 0;
+	for (int i = 0; i < n; i++) {
+		char name[32];
+		snprintf(name, sizeof(name), "busy-%03d", i);
+		struct rec r = rec_copy(name);
+		overlaps += r.overlaps;
+		stops += r.stops;
+	}
+	CHECK(overlaps == 0, "%d ticks overlapped another tick of their target", overlaps);
+	CHECK(stops == n, "ops->stop ran %d times for %d targets", stops, n);
+	CHECK(thread_count_settled(base) == base, "%d threads after stop, baseline %d",
+	      thread_count(), base);
+	rt_free(rt);
+	remove_tree(tmpdir);
+	return NULL;
+}
+
 /* ---- stack use of a representative tick ---- */
 
 /* Answers one HTTP request on <fd> (a listening socket) with a small JSON body. */
@@ -1629,6 +1726,7 @@ SCENARIO_TEST(a_job_ignoring_its_cancel_token_is_reported_overdue_and_still_join
 SCENARIO_TEST(no_targets_means_no_workers_and_incomplete_ops_are_refused, empty_scenario)
 SCENARIO_TEST(a_configmap_symlink_swap_and_file_edits_are_noticed, watch_scenario)
 SCENARIO_TEST(a_representative_tick_fits_the_worker_stack_with_headroom, stack_scenario)
+SCENARIO_TEST(two_executors_run_200_targets_without_overlapping_a_targets_ticks, pool_scenario)
 
 /* Criterion 2.4's sandbox cannot start under ThreadSanitizer (Snaipe/Criterion#274, see
  * test_log.c), so the TSan build runs every scenario in sequence from this main, which
@@ -1665,6 +1763,7 @@ int main(void)
 	    {"empty", empty_scenario},
 	    {"watch", watch_scenario},
 	    {"stack", stack_scenario},
+	    {"pool", pool_scenario},
 	};
 	int failed = 0;
 	for (size_t i = 0; i < PS_ARRAY_LEN(all); i++) {
