@@ -90,6 +90,7 @@ struct cfg_controller {
 	struct cfg_kubernetes kubernetes;
 	char *listen; /* "[host]:port" of the HTTP endpoints */
 	struct cfg_leader_election leader_election;
+	int32_t workers;             /* executor threads running the ticks */
 	int64_t default_interval_ms; /* defaults.interval */
 	struct eng_params params;    /* the hpa section over eng_params_default() */
 };

@@ -430,6 +430,10 @@ static const struct cfg_key controller_keys[] = {
 	{.name = "leaderElection", .type = CFG_T_OBJECT, .flags = CFG_F_STATIC,
 	 .off = OFF(struct cfg_controller, leader_election), .child = &leader_object,
 	 .doc = "run several replicas, one active"},
+	{.name = "workers", .type = CFG_T_INT32, .flags = CFG_F_STATIC,
+	 .off = OFF(struct cfg_controller, workers), .def = "16", .lo = 1, .hi = 1024,
+	 .doc = "threads that run the targets' ticks, one tick each at a time; raise it when "
+	        "prescale_tick_lateness_seconds grows"},
 	{.name = "defaults", .type = CFG_T_OBJECT, .child = &defaults_object,
 	 .doc = "defaults for Autoscalers"},
 	{.name = "hpa", .type = CFG_T_OBJECT, .off = OFF(struct cfg_controller, params),

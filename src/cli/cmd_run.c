@@ -428,7 +428,8 @@ static enum ps_err lead_sync(const struct run_opts *ro, struct run_ctl *ctl, str
 	} else if (!*rt) {
 		struct ps_diag d;
 		ps_diag_clear(&d);
-		e = rt_start(lead->cur, &tick_job_ops, env, NULL, rt, &d);
+		struct rt_opts rto = {.executors = cfg_controller(lead->cur)->workers};
+		e = rt_start(lead->cur, &tick_job_ops, env, &rto, rt, &d);
 		if (e) {
 			ps_log(PS_LOG_ERROR, "leader election: cannot start the workers", "error",
 			       ps_diag_msg(&d), NULL);
@@ -486,8 +487,9 @@ static int run_forever(const struct run_opts *ro, struct cfg *cfg, struct tick_e
 	              PS_LOG_STR("listen", ho.listen ? ho.listen : HTTPD_DEFAULT_LISTEN),
 	              PS_LOG_INT("port", httpd_port(hd)));
 	struct rt *rt = NULL;
+	struct rt_opts rto = {.executors = cfg_controller(cfg)->workers};
 	enum ps_err e = elected ? lead_start(ctl, &lead, cfg, &d)
-	                        : rt_start(cfg, &tick_job_ops, env, NULL, &rt, &d);
+	                        : rt_start(cfg, &tick_job_ops, env, &rto, &rt, &d);
 	if (e) {
 		fprintf(stderr, "prescale run: %s\n", ps_diag_msg(&d));
 		httpd_stop(hd);

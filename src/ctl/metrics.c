@@ -356,6 +356,22 @@ enum ps_err metrics_set(struct metrics_family *f, const char *const *values, dou
 	return update(f, values, v, OP_SET);
 }
 
+enum ps_err metrics_set_histogram(struct metrics_family *f, const char *const *values,
+                                  const uint64_t *counts, double sum, uint64_t count)
+{
+	if (f->type != METRICS_HISTOGRAM || isnan(sum))
+		return PS_EINVAL;
+	pthread_mutex_lock(&f->lock);
+	struct series *s = series_get(f, values);
+	if (s) {
+		memcpy(s->buckets, counts, f->n_buckets * sizeof(s->buckets[0]));
+		s->sum = sum;
+		s->count = count;
+	}
+	pthread_mutex_unlock(&f->lock);
+	return s ? PS_OK : PS_ENOMEM;
+}
+
 enum ps_err metrics_observe(struct metrics_family *f, const char *const *values, double v)
 {
 	return update(f, values, v, OP_OBSERVE);
@@ -657,6 +673,10 @@ enum {
 	F_RELOADS,
 	F_SLOTS,
 	F_SLOTS_USED,
+	F_EXECUTORS,
+	F_EXECUTORS_BUSY,
+	F_QUEUED,
+	F_LATENESS,
 	F_TICKS,
 	F_ERRORS,
 	F_SKIPPED,
@@ -691,13 +711,22 @@ static const struct {
                   "1 when this process holds the leader lease or leader election is off, 0 "
                   "otherwise (also while not known yet)."},
     [F_WORKERS] = {"prescale_workers", METRICS_GAUGE, l_state, 1,
-                   "Worker threads (one per scale target) by state."},
+                   "Workers (one per scale target) by state."},
     [F_RELOADS] = {"prescale_config_reloads_total", METRICS_COUNTER, l_result, 1,
                    "Configuration reloads by result (success or failure)."},
     [F_SLOTS] = {"prescale_prometheus_query_slots", METRICS_GAUGE, NULL, 0,
                  "Prometheus queries allowed in flight across all workers."},
     [F_SLOTS_USED] = {"prescale_prometheus_query_slots_in_use", METRICS_GAUGE, NULL, 0,
                       "Prometheus query slots taken right now."},
+    [F_EXECUTORS] = {"prescale_executors", METRICS_GAUGE, NULL, 0,
+                     "Executor threads that run the targets' ticks (controller.workers)."},
+    [F_EXECUTORS_BUSY] = {"prescale_executors_busy", METRICS_GAUGE, NULL, 0,
+                          "Executor threads running a tick right now."},
+    [F_QUEUED] = {"prescale_ticks_queued", METRICS_GAUGE, NULL, 0,
+                  "Ticks due and waiting for a free executor right now."},
+    [F_LATENESS] = {"prescale_tick_lateness_seconds", METRICS_HISTOGRAM, NULL, 0,
+                    "How long after its due time each tick started: a growing tail means "
+                    "too few executors (controller.workers) or a starved process."},
     [F_TICKS] = {"prescale_target_ticks_total", METRICS_COUNTER, l_target, 3,
                  "Ticks run by the target's worker, any outcome."},
     [F_ERRORS] = {"prescale_target_errors_total", METRICS_COUNTER, l_target, 3,
@@ -937,6 +966,15 @@ static enum ps_err controller_samples(struct metrics_family **f, const struct me
 			e = metrics_set(f[F_SLOTS], NULL, s->stats->query_slots);
 		if (!e)
 			e = metrics_set(f[F_SLOTS_USED], NULL, s->stats->query_slots_used);
+		if (!e)
+			e = metrics_set(f[F_EXECUTORS], NULL, s->stats->executors);
+		if (!e)
+			e = metrics_set(f[F_EXECUTORS_BUSY], NULL, s->stats->executors_busy);
+		if (!e)
+			e = metrics_set(f[F_QUEUED], NULL, (double)s->stats->ticks_queued);
+		if (!e)
+			e = metrics_set_histogram(f[F_LATENESS], NULL, s->stats->lateness_counts,
+			                          s->stats->lateness_sum_s, s->stats->lateness_count);
 	}
 	for (size_t i = 0; i < s->n_workers && !e; i++) {
 		const struct rt_worker_info *w = &s->workers[i];
@@ -966,10 +1004,14 @@ enum ps_err metrics_ctl_render(struct metrics_ctl *mc, const struct metrics_snap
 	struct metrics *m = NULL;
 	struct metrics_family *f[F_COUNT] = {0};
 	enum ps_err e = metrics_new(&m);
-	for (size_t i = 0; i < F_COUNT && !e; i++)
+	static const double lateness_buckets[] = RT_LATENESS_BUCKETS;
+	for (size_t i = 0; i < F_COUNT && !e; i++) {
+		bool hist = scrape_families[i].type == METRICS_HISTOGRAM;
 		e = metrics_family_add(m, scrape_families[i].name, scrape_families[i].help,
 		                       scrape_families[i].type, scrape_families[i].labels,
-		                       scrape_families[i].n_labels, NULL, 0, &f[i], NULL);
+		                       scrape_families[i].n_labels, hist ? lateness_buckets : NULL,
+		                       hist ? PS_ARRAY_LEN(lateness_buckets) : 0, &f[i], NULL);
+	}
 	if (!e)
 		e = controller_samples(f, s);
 

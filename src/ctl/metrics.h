@@ -106,6 +106,13 @@ PS_MUST_CHECK enum ps_err metrics_add(struct metrics_family *f, const char *cons
                                       double v);
 PS_MUST_CHECK enum ps_err metrics_set(struct metrics_family *f, const char *const *values,
                                       double v);
+/* A histogram's series takes <counts> (per bucket, not cumulative: the family's n_buckets
+ * of them; what lies above the last bucket is only in <count>), <sum> and <count> as they are,
+ * for totals kept elsewhere (the runtime's tick lateness). PS_EINVAL for another type. */
+PS_MUST_CHECK enum ps_err metrics_set_histogram(struct metrics_family *f,
+                                                const char *const *values,
+                                                const uint64_t *counts, double sum,
+                                                uint64_t count);
 PS_MUST_CHECK enum ps_err metrics_observe(struct metrics_family *f, const char *const *values,
                                           double v);
 

@@ -356,7 +356,17 @@ Test(metrics_ctl, a_snapshot_becomes_the_controller_and_per_target_families)
 	                      .reloads_ok = 3,
 	                      .reloads_failed = 1,
 	                      .query_slots = 16,
-	                      .query_slots_used = 2};
+	                      .query_slots_used = 2,
+	                      .executors = 16,
+	                      .executors_busy = 3,
+	                      .ticks_queued = 5,
+	                      .lateness_sum_s = 75.5,
+	                      .lateness_count = 12};
+	/* 4 ticks within 1 ms, 5 within 2.5 ms, 2 at 1.5 s, 1 above the last bucket (60 s) */
+	st.lateness_counts[0] = 4;
+	st.lateness_counts[1] = 5;
+	st.lateness_counts[10] = 2;
+	st.lateness_counts[RT_LATENESS_NBUCKETS] = 1;
 	struct metrics_snapshot s = {.workers = w,
 	                             .n_workers = 2,
 	                             .stats = &st,
@@ -376,6 +386,19 @@ Test(metrics_ctl, a_snapshot_becomes_the_controller_and_per_target_families)
 	expect_line(text, "prescale_config_reloads_total{result=\"failure\"} 1");
 	expect_line(text, "prescale_prometheus_query_slots 16");
 	expect_line(text, "prescale_prometheus_query_slots_in_use 2");
+	expect_line(text, "prescale_executors 16");
+	expect_line(text, "prescale_executors_busy 3");
+	expect_line(text, "prescale_ticks_queued 5");
+	expect_line(text, "# TYPE prescale_tick_lateness_seconds histogram");
+	/* cumulative buckets; +Inf is the count, the tick above 60 s included */
+	expect_line(text, "prescale_tick_lateness_seconds_bucket{le=\"0.001\"} 4");
+	expect_line(text, "prescale_tick_lateness_seconds_bucket{le=\"0.0025\"} 9");
+	expect_line(text, "prescale_tick_lateness_seconds_bucket{le=\"1\"} 9");
+	expect_line(text, "prescale_tick_lateness_seconds_bucket{le=\"2.5\"} 11");
+	expect_line(text, "prescale_tick_lateness_seconds_bucket{le=\"60\"} 11");
+	expect_line(text, "prescale_tick_lateness_seconds_bucket{le=\"+Inf\"} 12");
+	expect_line(text, "prescale_tick_lateness_seconds_sum 75.5");
+	expect_line(text, "prescale_tick_lateness_seconds_count 12");
 	expect_line(
 	    text,
 	    "prescale_target_ticks_total{namespace=\"shop\",kind=\"Deployment\",name=\"web\"} "
