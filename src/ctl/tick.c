@@ -165,8 +165,9 @@ static int64_t mono_now(void)
 	return ps_clock_mono_ms(ps_clock_real());
 }
 
-/* Makes or remakes the Prometheus client when the configuration moved on. */
-static enum ps_err prom_ensure(struct tick_target *st, int64_t *timeout_ms, struct ps_diag *diag)
+/* Makes or remakes the Prometheus client of <cl> when the configuration moved on. */
+static enum ps_err prom_ensure(struct tick_target *st, struct tick_clients *cl, int64_t *timeout_ms,
+                               struct ps_diag *diag)
 {
 	struct tick_env *env = st->env;
 	pthread_mutex_lock(&env->lock);
@@ -176,7 +177,7 @@ static enum ps_err prom_ensure(struct tick_target *st, int64_t *timeout_ms, stru
 	const struct cfg_prometheus *p = &cfg_controller(cfg)->prometheus;
 	*timeout_ms = p->timeout_ms > 0 ? p->timeout_ms : PROM_DEFAULT_TIMEOUT_MS;
 	enum ps_err e = PS_OK;
-	if (!st->prom || st->prom_gen != gen) {
+	if (!cl->prom || cl->prom_gen != gen) {
 		struct prom_config pc;
 		e = prom_config_from_cfg(p, &pc, diag);
 		struct prom_client *c = NULL;
@@ -184,30 +185,57 @@ static enum ps_err prom_ensure(struct tick_target *st, int64_t *timeout_ms, stru
 			e = prom_client_new(&pc, &c, diag);
 		prom_config_release(&pc);
 		if (!e) {
-			prom_client_free(st->prom);
-			st->prom = c;
-			st->prom_gen = gen;
+			prom_client_free(cl->prom);
+			cl->prom = c;
+			cl->prom_gen = gen;
 		}
 	}
 	cfg_unref(cfg);
 	return e;
 }
 
-static enum ps_err kube_ensure(struct tick_target *st, const struct ctl_tick_ctx *tc,
-                               struct ps_diag *diag)
+static enum ps_err kube_ensure(struct tick_target *st, struct tick_clients *cl,
+                               const struct ctl_tick_ctx *tc, struct ps_diag *diag)
 {
 	if (!st->env->kcfg)
 		return ps_diag_set(diag, PS_ESTATE, "no Kubernetes connection configured");
-	if (!st->kube || st->kube_cancel != tc->cancel) {
-		kube_client_free(st->kube);
-		st->kube = NULL;
+	if (!cl->kube) {
 		struct kube_client_opts o = {.limiter = st->env->limiter, .cancel = tc->cancel};
-		enum ps_err e = kube_client_new(st->env->kcfg, &o, &st->kube, diag);
+		enum ps_err e = kube_client_new(st->env->kcfg, &o, &cl->kube, diag);
 		if (e)
 			return e;
-		st->kube_cancel = tc->cancel;
 	}
-	kube_client_set_deadline(st->kube, tc->deadline_mono_ms);
+	kube_client_set_cancel(cl->kube, tc->cancel);
+	kube_client_set_deadline(cl->kube, tc->deadline_mono_ms);
+	return PS_OK;
+}
+
+void tick_clients_release(struct tick_clients *cl)
+{
+	prom_client_free(cl->prom);
+	kube_client_free(cl->kube);
+	cl->prom = NULL;
+	cl->kube = NULL;
+	cl->prom_gen = 0;
+}
+
+/* The clients a tick uses: the executor's (the runtime's tc.exec slot, made on first use and
+ * kept for every target that executor runs, so connections are reused across targets), or
+ * the target's own when the caller has no slot (prescale run --once, tests). */
+static enum ps_err clients_for(struct tick_target *st, const struct ctl_tick_ctx *tc,
+                               struct tick_clients **out, struct ps_diag *diag)
+{
+	if (!tc->exec) {
+		*out = &st->own;
+		return PS_OK;
+	}
+	if (!*tc->exec) {
+		struct tick_clients *cl = ps_calloc(1, sizeof(*cl));
+		if (!cl)
+			return ps_diag_set(diag, PS_ENOMEM, "%s: out of memory", st->key);
+		*tc->exec = cl;
+	}
+	*out = *tc->exec;
 	return PS_OK;
 }
 
@@ -628,10 +656,18 @@ static enum ps_err tick_run(struct tick_target *st, const struct cfg_target *t,
 	e = kube_ref_from_kind(&st->ref, t->ref.api_version, t->ref.kind, t->namespace, t->ref.name,
 	                       diag);
 	st->ref_ok = e == PS_OK;
+	struct tick_clients *cl = NULL;
 	if (!e)
-		e = prom_ensure(st, &b.timeout_ms, diag);
+		e = clients_for(st, tc, &cl, diag);
 	if (!e)
-		e = kube_ensure(st, tc, diag);
+		e = prom_ensure(st, cl, &b.timeout_ms, diag);
+	if (!e)
+		e = kube_ensure(st, cl, tc, diag);
+	if (cl) {
+		/* Borrowed for this tick only. */
+		st->prom = cl->prom;
+		st->kube = cl->kube;
+	}
 	if (!e)
 		e = kube_scale_get(st->kube, &st->ref, &scale, diag);
 	if (e) {
@@ -789,6 +825,8 @@ out:
 	kube_pod_list_release(&pods);
 	kube_scale_release(&scale);
 	ps_free(rec);
+	st->prom = NULL;
+	st->kube = NULL;
 	return e;
 }
 
@@ -816,9 +854,17 @@ static void job_stop(void *arg, void *state)
 	tick_target_free(state);
 }
 
+static void job_exec_free(void *arg, void *exec)
+{
+	(void)arg;
+	tick_clients_release(exec);
+	ps_free(exec);
+}
+
 const struct ctl_job_ops tick_job_ops = {
     .start = job_start,
     .tick = job_tick,
     .reconfigure = job_reconfigure,
     .stop = job_stop,
+    .exec_free = job_exec_free,
 };

@@ -379,6 +379,17 @@ struct tick_counters {
 	uint64_t ticks, decisions, writes, write_errors, skipped, failed_ticks;
 };
 
+/* HTTP clients a tick uses; one set per executor thread (the runtime's tc.exec slot), so that
+ * connections and TLS sessions are reused across the targets it runs. */
+struct tick_clients {
+	struct prom_client *prom;
+	uint64_t prom_gen; /* the env's configuration generation <prom> was made for */
+	struct kube_client *kube;
+};
+
+/* Frees the clients of <cl> and empties it. */
+void tick_clients_release(struct tick_clients *cl);
+
 /* Event rate limiting: the last time of each reason sent. */
 #define TICK_EVENT_SLOTS 12
 struct tick_event_slot {
@@ -407,10 +418,9 @@ struct tick_target {
 	struct kube_ref ref;
 	bool ref_ok;
 	char ref_error[PS_DIAG_MAX];
-	struct prom_client *prom;
-	uint64_t prom_gen;
+	struct prom_client *prom; /* during a tick: the clients it uses (borrowed) */
 	struct kube_client *kube;
-	struct http_cancel *kube_cancel; /* the token <kube> was made with */
+	struct tick_clients own;  /* used when the runtime gives no executor slot */
 	bool warmed;                     /* the history was seeded */
 	bool pause_known;
 	bool pause_annotated;

@@ -218,8 +218,7 @@ void tick_target_free(struct tick_target *st)
 	}
 	eng_history_release(&st->hist);
 	eng_scratch_release(&st->scratch);
-	prom_client_free(st->prom);
-	kube_client_free(st->kube);
+	tick_clients_release(&st->own);
 	pthread_mutex_destroy(&st->lock);
 	ps_free(st);
 }

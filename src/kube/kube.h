@@ -244,6 +244,10 @@ PS_MUST_CHECK enum ps_err kube_client_new(struct kcfg *cfg, const struct kube_cl
 /* Frees <c> (NULL allowed); the borrowed config, limiter and token are left alone. */
 void kube_client_free(struct kube_client *c);
 
+/* Makes <cancel> (borrowed; NULL: none) the token of every later call of <c>: a client kept by
+ * a thread for whichever target it works for takes each target's token in turn. */
+void kube_client_set_cancel(struct kube_client *c, struct http_cancel *cancel);
+
 /* Makes every later call of <c> end by monotonic time <deadline_ms> (ps_clock_mono_ms of the
  * real clock) if that comes before its own timeout (a worker's tick deadline). 0 removes it. */
 void kube_client_set_deadline(struct kube_client *c, int64_t deadline_ms);

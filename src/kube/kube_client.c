@@ -392,6 +392,11 @@ void kube_client_free(struct kube_client *c)
 	ps_free(c);
 }
 
+void kube_client_set_cancel(struct kube_client *c, struct http_cancel *cancel)
+{
+	c->cancel = cancel;
+}
+
 void kube_client_set_deadline(struct kube_client *c, int64_t deadline_ms)
 {
 	c->deadline_ms = deadline_ms > 0 ? deadline_ms : 0;
