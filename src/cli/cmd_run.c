@@ -715,7 +715,8 @@ int cmd_run(int argc, char **argv)
 		fprintf(stderr, "prescale run: Kubernetes connection: %s\n", ps_diag_msg(&d));
 		goto out_http;
 	}
-	struct tick_env_opts eo = {.kcfg = kc, .mode = ro.mode, .quiet = ro.once};
+	struct tick_env_opts eo = {
+	    .kcfg = kc, .mode = ro.mode, .quiet = ro.once, .keep_records = ro.once};
 	if (tick_env_new(cfg, &eo, &env, &d) != PS_OK) {
 		fprintf(stderr, "prescale run: %s\n", ps_diag_msg(&d));
 		goto out_kc;

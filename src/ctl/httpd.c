@@ -6,7 +6,7 @@
  * message, and port 0 a known port) and hand it to libmicrohttpd, which runs a pool of
  * HTTPD_THREADS threads polling it (MHD_USE_AUTO: epoll here), with a connection limit and an
  * idle timeout, and closes it on stop. Each request is answered in one call of the access
- * handler, from snapshots: rt_workers_snapshot, rt_stats and tick_env_records copy what they
+ * handler, from snapshots: rt_workers_snapshot, rt_stats and tick_env_snaps copy what they
  * need under the workers' and targets' own locks and never wait for a tick. The runtime and env
  * pointers are read under <src_lock> (read side, one request); httpd_attach takes it for
  * writing, so after it returns no request uses the old pointers. The leader state is an atomic.
@@ -271,9 +271,10 @@ static enum ps_err workers_copy(struct rt *rt, struct rt_worker_info **out, size
 	}
 }
 
-static int cmp_rec(const void *a, const void *b)
+static int cmp_snap(const void *a, const void *b)
 {
-	return strcmp(((const struct tick_record *)a)->key, ((const struct tick_record *)b)->key);
+	return strcmp(((const struct tick_snap *)a)->view->key,
+	              ((const struct tick_snap *)b)->view->key);
 }
 
 /* ---- the endpoints: each fills <b> and returns the status ---- */
@@ -350,21 +351,21 @@ static unsigned get_readyz(struct httpd *h, struct reply *r)
 static unsigned get_targets(struct httpd *h, struct reply *r)
 {
 	r->content_type = CT_JSON;
-	struct tick_record *recs = NULL;
+	struct tick_snap *snaps = NULL;
 	size_t n = 0;
-	enum ps_err e = h->env ? tick_env_records(h->env, &recs, &n) : PS_OK;
+	enum ps_err e = h->env ? tick_env_snaps(h->env, &snaps, &n) : PS_OK;
 	if (n)
-		qsort(recs, n, sizeof(*recs), cmp_rec);
+		qsort(snaps, n, sizeof(*snaps), cmp_snap);
 	if (!e)
 		e = ps_buf_append_str(&r->b, "[");
 	for (size_t i = 0; i < n && !e; i++) {
 		e = ps_buf_append_str(&r->b, i ? ",\n" : "\n");
 		if (!e)
-			e = tick_record_json(&r->b, &recs[i]);
+			e = tick_snap_json(&r->b, &snaps[i]);
 	}
 	if (!e)
 		e = ps_buf_append_str(&r->b, n ? "\n]\n" : "]\n");
-	ps_free(recs);
+	tick_snaps_free(snaps, n);
 	return e ? internal_error(r, e) : MHD_HTTP_OK;
 }
 

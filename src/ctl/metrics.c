@@ -783,58 +783,10 @@ static void split_key(const char *key, struct key_parts *k)
 	k->v[3] = NULL;
 }
 
-static const struct eng_metric_row *row_of(const struct tick_record *r,
-                                           const struct tick_metric_rec *m)
+static int cmp_snap_ptr(const void *a, const void *b)
 {
-	if (!r->have_decision || !r->d.computed || m->row < 0 || (size_t)m->row >= r->d.n_rows)
-		return NULL;
-	return &r->d.rows[m->row];
-}
-
-/* The metric's value in its target's unit, as the `--once` table's VALUE cell has it. */
-static bool metric_value(const struct tick_record *r, const struct tick_metric_rec *m, double *out)
-{
-	const struct eng_metric_row *row = row_of(r, m);
-	if (row && row->ok) {
-		*out = m->target.type == ENG_TARGET_UTILIZATION
-		           ? (double)row->utilization
-		           : (double)row->current_milli / 1000.0;
-		return true;
-	}
-	/* Not evaluated by the engine (at zero replicas, scaling disabled): the query's value
-	 * when it is in the target's unit, a per-pod mean against an average or a total against
-	 * a value. An External sum against an average needs the pod count: left out. */
-	bool same_unit = (m->target.type == ENG_TARGET_AVERAGE_VALUE && m->per_pod) ||
-	                 m->target.type == ENG_TARGET_VALUE;
-	if (m->has_value && same_unit && isfinite(m->value)) {
-		*out = m->value;
-		return true;
-	}
-	return false;
-}
-
-static bool metric_target(const struct tick_metric_rec *m, double *out)
-{
-	switch (m->target.type) {
-	case ENG_TARGET_UTILIZATION:
-		*out = (double)m->target.average_utilization;
-		return true;
-	case ENG_TARGET_AVERAGE_VALUE:
-		*out = (double)m->target.average_value_milli / 1000.0;
-		return true;
-	case ENG_TARGET_VALUE:
-		*out = (double)m->target.value_milli / 1000.0;
-		return true;
-	case ENG_TARGET_UNSET:
-		break;
-	}
-	return false;
-}
-
-static int cmp_rec_ptr(const void *a, const void *b)
-{
-	const struct tick_record *const *x = a, *const *y = b;
-	return strcmp((*x)->key, (*y)->key);
+	const struct tick_snap *const *x = a, *const *y = b;
+	return strcmp((*x)->view->key, (*y)->view->key);
 }
 
 static int sign32(int32_t a, int32_t b)
@@ -842,19 +794,21 @@ static int sign32(int32_t a, int32_t b)
 	return a > b ? 1 : a < b ? -1 : 0;
 }
 
-/* The new memo entry of record <r> from its previous one <o> (may be NULL); see metrics.h. */
-static void memo_next(const struct tick_record *r, const struct memo *o, struct memo *n)
+/* The new memo entry of target <sn> from its previous one <o> (may be NULL); see metrics.h. */
+static void memo_next(const struct tick_snap *sn, const struct memo *o, struct memo *n)
 {
+	const struct tick_view *r = sn->view;
+	const uint64_t writes = sn->count.writes;
 	n->up = o ? o->up : 0;
 	n->down = o ? o->down : 0;
 	n->last_dir = o ? o->last_dir : 0;
 	n->replicas = o ? o->replicas : 0;
 	n->has_replicas = o && o->has_replicas;
 	n->last_decision_ms = o ? o->last_decision_ms : 0;
-	n->writes = r->writes;
+	n->writes = writes;
 	bool decided = r->outcome == TICK_OUT_DECIDED;
-	uint64_t base = o && r->writes >= o->writes ? o->writes : 0;
-	uint64_t delta = r->writes - base;
+	uint64_t base = o && writes >= o->writes ? o->writes : 0;
+	uint64_t delta = writes - base;
 	if (delta > 0) {
 		int this_dir = 0;
 		if (decided && r->wrote && r->mode == TICK_WRITE_LIVE)
@@ -879,7 +833,7 @@ static void memo_next(const struct tick_record *r, const struct memo *o, struct 
 }
 
 /* Builds the new memo for the records <sorted> (by key) from mc->memo (sorted too). */
-static enum ps_err memo_build(const struct metrics_ctl *mc, const struct tick_record *const *sorted,
+static enum ps_err memo_build(const struct metrics_ctl *mc, const struct tick_snap *const *sorted,
                               size_t n, struct memo **out)
 {
 	*out = n ? ps_calloc(n, sizeof(**out)) : NULL;
@@ -887,12 +841,12 @@ static enum ps_err memo_build(const struct metrics_ctl *mc, const struct tick_re
 		return PS_ENOMEM;
 	size_t j = 0;
 	for (size_t i = 0; i < n; i++) {
-		const struct tick_record *r = sorted[i];
+		const struct tick_view *r = sorted[i]->view;
 		while (j < mc->n_memo && strcmp(mc->memo[j].key, r->key) < 0)
 			j++;
 		const struct memo *o =
 		    j < mc->n_memo && strcmp(mc->memo[j].key, r->key) == 0 ? &mc->memo[j] : NULL;
-		memo_next(r, o, &(*out)[i]);
+		memo_next(sorted[i], o, &(*out)[i]);
 		(*out)[i].key = ps_strdup(r->key);
 		if (!(*out)[i].key) {
 			memo_free(*out, i);
@@ -904,7 +858,7 @@ static enum ps_err memo_build(const struct metrics_ctl *mc, const struct tick_re
 }
 
 /* Fills the per-target families from one record and its memo entry. */
-static enum ps_err target_samples(struct metrics_family **f, const struct tick_record *r,
+static enum ps_err target_samples(struct metrics_family **f, const struct tick_view *r,
                                   const struct memo *mm)
 {
 	struct key_parts k;
@@ -915,18 +869,16 @@ static enum ps_err target_samples(struct metrics_family **f, const struct tick_r
 		if (!e)
 			e = metrics_set(f[F_DESIRED], k.v, r->desired);
 		for (size_t i = 0; i < r->n_metrics && !e; i++) {
-			const struct tick_metric_rec *m = &r->m[i];
+			const struct tick_view_metric *m = &r->m[i];
 			k.v[3] = m->name;
-			double v;
-			if (metric_value(r, m, &v))
-				e = metrics_set(f[F_VALUE], k.v, v);
-			if (!e && metric_target(m, &v))
-				e = metrics_set(f[F_TARGET], k.v, v);
-			if (!e && m->has_forecast && isfinite(m->forecast))
+			if (m->has_value)
+				e = metrics_set(f[F_VALUE], k.v, m->value);
+			if (!e && m->has_target)
+				e = metrics_set(f[F_TARGET], k.v, m->target);
+			if (!e && m->has_forecast)
 				e = metrics_set(f[F_FORECAST], k.v, m->forecast);
-			if (!e && m->has_forecast && m->has_forecast_error &&
-			    !isnan(m->forecast_mase))
-				e = metrics_set(f[F_FORECAST_ERROR], k.v, m->forecast_mase);
+			if (!e && m->has_mase)
+				e = metrics_set(f[F_FORECAST_ERROR], k.v, m->mase);
 		}
 	}
 	k.v[3] = "up";
@@ -992,14 +944,14 @@ static enum ps_err controller_samples(struct metrics_family **f, const struct me
 enum ps_err metrics_ctl_render(struct metrics_ctl *mc, const struct metrics_snapshot *s,
                                struct ps_buf *b)
 {
-	const struct tick_record **sorted =
+	const struct tick_snap **sorted =
 	    s->n_records ? ps_calloc(s->n_records, sizeof(*sorted)) : NULL;
 	if (s->n_records && !sorted)
 		return PS_ENOMEM;
 	for (size_t i = 0; i < s->n_records; i++)
 		sorted[i] = &s->records[i];
 	if (s->n_records)
-		qsort(sorted, s->n_records, sizeof(*sorted), cmp_rec_ptr);
+		qsort(sorted, s->n_records, sizeof(*sorted), cmp_snap_ptr);
 
 	struct metrics *m = NULL;
 	struct metrics_family *f[F_COUNT] = {0};
@@ -1024,7 +976,7 @@ enum ps_err metrics_ctl_render(struct metrics_ctl *mc, const struct metrics_snap
 		mc->memo = next;
 		mc->n_memo = s->n_records;
 		for (size_t i = 0; i < s->n_records && !e; i++)
-			e = target_samples(f, sorted[i], &next[i]);
+			e = target_samples(f, sorted[i]->view, &next[i]);
 	}
 	pthread_mutex_unlock(&mc->lock);
 
@@ -1043,7 +995,7 @@ enum ps_err metrics_ctl_scrape(struct metrics_ctl *mc, struct rt *rt, struct tic
 	struct metrics_snapshot s = {.leader = leader};
 	struct rt_stats st;
 	struct rt_worker_info *workers = NULL;
-	struct tick_record *recs = NULL;
+	struct tick_snap *snaps = NULL;
 	enum ps_err e = PS_OK;
 	if (rt) {
 		rt_stats(rt, &st);
@@ -1068,12 +1020,12 @@ enum ps_err metrics_ctl_scrape(struct metrics_ctl *mc, struct rt *rt, struct tic
 		}
 	}
 	if (!e && env) {
-		e = tick_env_records(env, &recs, &s.n_records);
-		s.records = recs;
+		e = tick_env_snaps(env, &snaps, &s.n_records);
+		s.records = snaps;
 	}
 	if (!e)
 		e = metrics_ctl_render(mc, &s, b);
-	ps_free(recs);
+	tick_snaps_free(snaps, s.n_records);
 	ps_free(workers);
 	return e;
 }

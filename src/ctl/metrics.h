@@ -14,7 +14,7 @@
  * - prescale's families (struct metrics_ctl). Most values are pulled at scrape time, so the
  *   workers pay nothing for them: the runtime's worker snapshot and statistics
  *   (rt_workers_snapshot, rt_stats) and the targets' last decision records
- *   (tick_env_records) are copied and turned into a fresh registry per scrape. What cannot be
+ *   (tick_env_snaps) are referenced and turned into a fresh registry per scrape. What cannot be
  *   pulled is pushed into a registry that lives as long as the struct metrics_ctl: the latency
  *   of every Prometheus query and Kubernetes request and the Kubernetes errors by code, which
  *   an http_observer (http.h) feeds from the workers' threads, and the scale actions by
@@ -159,7 +159,7 @@ struct metrics_snapshot {
 	const struct rt_worker_info *workers; /* the runtime's workers (NULL when n_workers 0) */
 	size_t n_workers;
 	const struct rt_stats *stats;      /* NULL: no runtime (no worker or reload figures) */
-	const struct tick_record *records; /* the targets' last records */
+	const struct tick_snap *records;   /* the targets' last records (views and counters) */
 	size_t n_records;
 	enum metrics_leader leader;
 	const char *version; /* build info; NULL: this build's */

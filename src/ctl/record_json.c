@@ -227,7 +227,7 @@ static void metric(struct jw *w, const struct tick_record *r, const struct tick_
 	close_obj(w);
 }
 
-enum ps_err tick_record_json(struct ps_buf *b, const struct tick_record *r)
+enum ps_err tick_record_json_body(struct ps_buf *b, const struct tick_record *r)
 {
 	struct jw w = {b, PS_OK, true};
 	char reason[ENG_LONG_MSG_MAX + 160];
@@ -280,14 +280,33 @@ enum ps_err tick_record_json(struct ps_buf *b, const struct tick_record *r)
 		}
 		raw(&w, "]");
 	}
+	return w.e;
+}
+
+enum ps_err tick_counters_json_tail(struct ps_buf *b, const struct tick_counters *c)
+{
+	/* The body always has "target" before: the member needs its comma. */
+	struct jw w = {b, PS_OK, false};
 	open_obj(&w, "counters");
-	j_int(&w, "ticks", (int64_t)r->ticks);
-	j_int(&w, "decisions", (int64_t)r->decisions);
-	j_int(&w, "writes", (int64_t)r->writes);
-	j_int(&w, "writeErrors", (int64_t)r->write_errors);
-	j_int(&w, "skipped", (int64_t)r->skipped);
-	j_int(&w, "failedTicks", (int64_t)r->failed_ticks);
+	j_int(&w, "ticks", (int64_t)c->ticks);
+	j_int(&w, "decisions", (int64_t)c->decisions);
+	j_int(&w, "writes", (int64_t)c->writes);
+	j_int(&w, "writeErrors", (int64_t)c->write_errors);
+	j_int(&w, "skipped", (int64_t)c->skipped);
+	j_int(&w, "failedTicks", (int64_t)c->failed_ticks);
 	close_obj(&w);
 	close_obj(&w);
 	return w.e;
+}
+
+enum ps_err tick_record_json(struct ps_buf *b, const struct tick_record *r)
+{
+	struct tick_counters c = {.ticks = r->ticks,
+	                          .decisions = r->decisions,
+	                          .writes = r->writes,
+	                          .write_errors = r->write_errors,
+	                          .skipped = r->skipped,
+	                          .failed_ticks = r->failed_ticks};
+	enum ps_err e = tick_record_json_body(b, r);
+	return e ? e : tick_counters_json_tail(b, &c);
 }

@@ -60,6 +60,7 @@ struct tick_env {
 	char instance[128];
 	int64_t event_interval_ms;
 	bool quiet;
+	bool keep_records;
 };
 
 /* ---- the env ---- */
@@ -83,6 +84,7 @@ enum ps_err tick_env_new(struct cfg *cfg, const struct tick_env_opts *opts, stru
 	env->kcfg = opts ? opts->kcfg : NULL;
 	env->mode = opts ? opts->mode : TICK_WRITE_DRY_RUN;
 	env->quiet = opts && opts->quiet;
+	env->keep_records = opts && opts->keep_records;
 	env->event_interval_ms =
 	    opts && opts->event_interval_ms > 0 ? opts->event_interval_ms : TICK_EVENT_INTERVAL_MS;
 	const char *inst = opts && opts->instance ? opts->instance : getenv("POD_NAME");
@@ -135,7 +137,7 @@ void tick_env_unregister(struct tick_env *env, struct tick_target *st)
 	pthread_mutex_unlock(&env->lock);
 }
 
-enum ps_err tick_env_records(struct tick_env *env, struct tick_record **out, size_t *n)
+enum ps_err tick_env_snaps(struct tick_env *env, struct tick_snap **out, size_t *n)
 {
 	*out = NULL;
 	*n = 0;
@@ -143,19 +145,24 @@ enum ps_err tick_env_records(struct tick_env *env, struct tick_record **out, siz
 	size_t cap = 0;
 	for (struct tick_target *st = env->targets; st; st = st->next)
 		cap++;
-	struct tick_record *recs = cap ? ps_calloc(cap, sizeof(*recs)) : NULL;
-	if (cap && !recs) {
+	struct tick_snap *snaps = cap ? ps_calloc(cap, sizeof(*snaps)) : NULL;
+	if (cap && !snaps) {
 		pthread_mutex_unlock(&env->lock);
 		return PS_ENOMEM;
 	}
 	size_t k = 0;
 	for (struct tick_target *st = env->targets; st && k < cap; st = st->next)
-		if (tick_state_record(st, &recs[k]))
+		if (tick_state_snap(st, &snaps[k]))
 			k++;
 	pthread_mutex_unlock(&env->lock);
-	*out = recs;
+	*out = snaps;
 	*n = k;
 	return PS_OK;
+}
+
+bool tick_env_keeps_records(const struct tick_env *env)
+{
+	return env->keep_records;
 }
 
 /* ---- clients ---- */
@@ -601,14 +608,10 @@ static enum ps_err tick_fail(struct tick_target *st, struct tick_record *rec,
 		ps_diag_prefix(diag, "%s", st->key);
 	snprintf(rec->error, sizeof(rec->error), "%s", ps_diag_msg(diag));
 	/* A skipped tick keeps the last decision on show (its counters move on). */
-	pthread_mutex_lock(&st->lock);
-	bool keep = outcome == TICK_OUT_SKIPPED && st->has_pub;
-	if (keep) {
-		st->pub.skipped = st->count.skipped;
-		st->pub.ticks = st->count.ticks;
-	}
-	pthread_mutex_unlock(&st->lock);
-	if (!keep)
+	bool keep = outcome == TICK_OUT_SKIPPED && tick_target_published(st);
+	if (keep)
+		tick_target_publish_counters(st);
+	else
 		tick_target_publish(st, rec);
 	log_decision(st, rec);
 	return e;
@@ -820,7 +823,7 @@ static enum ps_err tick_run(struct tick_target *st, const struct cfg_target *t,
 	log_decision(st, rec);
 	e = result;
 out:
-	for (size_t i = 0; i < ENG_MAX_METRICS; i++)
+	for (size_t i = 0; i < PS_ARRAY_LEN(in); i++)
 		tick_values_release(&in[i].values);
 	kube_pod_list_release(&pods);
 	kube_scale_release(&scale);

@@ -76,6 +76,9 @@ struct tick_env_opts {
 	                            * name */
 	int64_t event_interval_ms; /* 0: TICK_EVENT_INTERVAL_MS */
 	bool quiet;                /* no decision log lines (tests, and --once prints a table) */
+	bool keep_records;         /* each target also keeps its whole last record (~29 KiB) for
+	                            * tick_state_record (--once, tests); the controller keeps only
+	                            * the compact view (tick_view) */
 };
 
 struct tick_env;
@@ -193,14 +196,73 @@ const char *tick_rule_name(const struct tick_record *r);
 const char *tick_metric_state_name(enum tick_metric_state s);
 
 /* Copies the last record published by the target state <state> (a tick_job_ops state) into
- * <out>. Returns false when no tick has finished yet. Any thread. */
+ * <out>, its counters up to date. Returns false when no tick has finished yet, or when the
+ * target does not keep whole records (tick_env_opts.keep_records). Any thread. */
 bool tick_state_record(void *state, struct tick_record *out);
 
-/* Copies the records of every running target of <env> (in no particular order) into an owned
- * array (*out, ps_free) of *n entries; targets without a finished tick are left out. Any
- * thread. Returns PS_OK or PS_ENOMEM. */
-PS_MUST_CHECK enum ps_err tick_env_records(struct tick_env *env, struct tick_record **out,
-                                           size_t *n);
+/* ---- the published view (tick_view.c) ---- */
+
+/* Counters over a target's life (the tick writes them). */
+struct tick_counters {
+	uint64_t ticks, decisions, writes, write_errors, skipped, failed_ticks;
+};
+
+/* One metric of a view, in the units /metrics exports. */
+struct tick_view_metric {
+	const char *name;
+	bool has_value;    /* <value>: in the target's unit (percent of request, per-pod average,
+	                    * total), as the --once VALUE cell */
+	bool has_target;   /* <target>: in the same unit */
+	bool has_forecast; /* <forecast>: the upper bound over the serving window */
+	bool has_mase;     /* <mase>: the forecast's recent error (MASE) */
+	double value, target, forecast, mase;
+};
+
+/* What a target publishes after each tick for the HTTP endpoints: the few numbers /metrics
+ * needs and the record's JSON for /debug/targets, in one allocation of about the JSON's size
+ * (1-3 KiB) rather than a whole struct tick_record (~29 KiB). Immutable once made; shared by
+ * reference count, so a scrape takes references instead of copying. */
+struct tick_view {
+	_Atomic int refs;
+	const char *key;
+	int64_t time_ms;
+	enum tick_outcome outcome;
+	enum tick_write_mode mode;
+	int32_t current, desired;
+	bool wrote;
+	size_t n_metrics;
+	const struct tick_view_metric *m;
+	const char *json; /* the record as tick_record_json_body writes it (no counters) */
+	size_t json_len;
+};
+
+/* A target's published state as a snapshot has it. */
+struct tick_snap {
+	struct tick_view *view; /* a reference (tick_snaps_free drops it) */
+	struct tick_counters count;
+};
+
+/* Makes the view of <r> (borrowed). PS_OK with an owned *out (refs 1), PS_ENOMEM, PS_ETOOBIG. */
+PS_MUST_CHECK enum ps_err tick_view_new(const struct tick_record *r, struct tick_view **out);
+struct tick_view *tick_view_ref(struct tick_view *v);
+/* Drops a reference (NULL allowed); the last one frees. Any thread. */
+void tick_view_unref(struct tick_view *v);
+
+/* A snapshot entry from a record (its view and its counters), for --once and tests. */
+PS_MUST_CHECK enum ps_err tick_snap_from_record(const struct tick_record *r,
+                                                struct tick_snap *out);
+
+/* The published state of every running target of <env> (targets without a finished tick are
+ * left out), in no particular order: an owned array (*out, tick_snaps_free) of *n entries,
+ * each holding a reference. Takes each target's lock briefly; copies no record. Any thread.
+ * PS_OK or PS_ENOMEM. */
+PS_MUST_CHECK enum ps_err tick_env_snaps(struct tick_env *env, struct tick_snap **out, size_t *n);
+/* Drops the references of <s> and frees the array (NULL allowed). */
+void tick_snaps_free(struct tick_snap *s, size_t n);
+
+/* Appends the JSON object of <s>: the view's JSON and its counters. PS_OK, PS_ETOOBIG,
+ * PS_ENOMEM. */
+PS_MUST_CHECK enum ps_err tick_snap_json(struct ps_buf *b, const struct tick_snap *s);
 
 /* ---- mapping (tick_map.c) ---- */
 
@@ -334,6 +396,13 @@ void tick_target_written(struct tick_target *st, const struct cfg_target *t,
 
 /* Publishes <rec> as the target's record (copied under the target's lock). */
 void tick_target_publish(struct tick_target *st, const struct tick_record *rec);
+/* Publishes the counters alone (a skipped tick keeps the last record on show). */
+void tick_target_publish_counters(struct tick_target *st);
+/* True once a record was published. */
+bool tick_target_published(struct tick_target *st);
+/* Takes a reference to the published view of <state> with its counters into <out>. False
+ * before the first record. Any thread. */
+bool tick_state_snap(void *state, struct tick_snap *out);
 
 /* ---- output (tick_table.c, record_json.c) ---- */
 
@@ -354,6 +423,10 @@ void tick_format_reason(const struct tick_record *r, char *buf, size_t size);
 
 /* Appends <r> as one JSON object (no newline) to <b>. Returns PS_OK, PS_ETOOBIG or PS_ENOMEM. */
 PS_MUST_CHECK enum ps_err tick_record_json(struct ps_buf *b, const struct tick_record *r);
+/* tick_record_json in two parts: the object without its "counters" member and closing brace,
+ * then tick_counters_json_tail, which adds both. */
+PS_MUST_CHECK enum ps_err tick_record_json_body(struct ps_buf *b, const struct tick_record *r);
+PS_MUST_CHECK enum ps_err tick_counters_json_tail(struct ps_buf *b, const struct tick_counters *c);
 
 /* ---- internal to the tick*.c files ---- */
 
@@ -372,11 +445,6 @@ struct tick_metric {
 	size_t cap_samples;
 	int64_t *vals;
 	size_t cap_vals;
-};
-
-/* Counters over a target's life (the worker's thread writes them). */
-struct tick_counters {
-	uint64_t ticks, decisions, writes, write_errors, skipped, failed_ticks;
 };
 
 /* HTTP clients a tick uses; one set per executor thread (the runtime's tc.exec slot), so that
@@ -406,8 +474,8 @@ struct tick_target {
 	struct eng_history hist;
 	struct eng_scratch scratch;
 	size_t n_metrics;
-	struct tick_metric m[ENG_MAX_METRICS];
-	size_t n_conds; /* the status conditions carried from the last decision */
+	struct tick_metric *m; /* n_metrics of them */
+	size_t n_conds;        /* the status conditions carried from the last decision */
 	struct eng_condition conds[ENG_MAX_CONDITIONS];
 	int32_t failures;
 	bool fallback_active;
@@ -427,14 +495,17 @@ struct tick_target {
 	bool pause_warned;        /* reading the annotation failed; logged once until it works */
 	int64_t pause_checked_ms; /* monotonic */
 	struct tick_event_slot events[TICK_EVENT_SLOTS];
-	/* the published record */
+	/* what is published; protected by <lock> */
 	pthread_mutex_t lock;
-	bool has_pub;           /* protected by <lock> */
-	struct tick_record pub; /* protected by <lock> */
+	struct tick_view *view;       /* the last record's view; NULL before the first */
+	struct tick_counters pub_count;
+	struct tick_record *full;     /* tick_env_opts.keep_records: the whole last record */
 };
 
 /* Adds <st> to / removes it from the registry of <env> (tick.c). */
 void tick_env_register(struct tick_env *env, struct tick_target *st);
+/* tick_env_opts.keep_records of <env>. */
+bool tick_env_keeps_records(const struct tick_env *env);
 void tick_env_unregister(struct tick_env *env, struct tick_target *st);
 
 #endif

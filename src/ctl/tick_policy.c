@@ -127,7 +127,7 @@ static void fc_config_of(const struct cfg_target *t, struct fc_config *c)
 
 static void forecasters_release(struct tick_target *st)
 {
-	for (size_t i = 0; i < ENG_MAX_METRICS; i++) {
+	for (size_t i = 0; i < st->n_metrics; i++) {
 		if (st->m[i].fc_on)
 			fc_release(&st->m[i].fc);
 		st->m[i].fc_on = false;
@@ -188,12 +188,15 @@ enum ps_err tick_target_new(struct tick_env *env, const struct cfg_target *t,
 	snprintf(st->key, sizeof(st->key), "%s", t->key);
 	st->interval_ms = t->interval_ms;
 	st->n_metrics = t->n_metrics;
-	enum ps_err e = eng_history_init(&st->hist, history_cap(t));
+	st->m = ps_calloc(t->n_metrics, sizeof(*st->m));
+	enum ps_err e = st->m ? eng_history_init(&st->hist, history_cap(t)) : PS_ENOMEM;
 	if (!e)
 		e = forecasters_init(st, t);
 	if (e) {
-		forecasters_release(st);
+		if (st->m)
+			forecasters_release(st);
 		eng_history_release(&st->hist);
+		ps_free(st->m);
 		ps_free(st);
 		return ps_diag_set(diag, PS_ENOMEM, "%s: out of memory", t->key);
 	}
@@ -212,13 +215,16 @@ void tick_target_free(struct tick_target *st)
 	if (st->env)
 		tick_env_unregister(st->env, st);
 	forecasters_release(st);
-	for (size_t i = 0; i < ENG_MAX_METRICS; i++) {
+	for (size_t i = 0; i < st->n_metrics; i++) {
 		tick_values_release(&st->m[i].last);
 		metric_buffers_release(&st->m[i]);
 	}
+	ps_free(st->m);
 	eng_history_release(&st->hist);
 	eng_scratch_release(&st->scratch);
 	tick_clients_release(&st->own);
+	tick_view_unref(st->view);
+	ps_free(st->full);
 	pthread_mutex_destroy(&st->lock);
 	ps_free(st);
 }
@@ -750,25 +756,71 @@ void tick_target_written(struct tick_target *st, const struct cfg_target *t,
 
 void tick_target_publish(struct tick_target *st, const struct tick_record *rec)
 {
+	/* Built outside the lock; a view that cannot be made (out of memory) leaves the last one
+	 * on show, its counters moving on. */
+	struct tick_view *v = NULL;
+	if (tick_view_new(rec, &v) != PS_OK)
+		v = NULL;
+	bool keep = !st->env || tick_env_keeps_records(st->env);
+	struct tick_record *full = NULL;
+	if (keep) {
+		full = st->full ? st->full : ps_malloc(sizeof(*full));
+		if (full)
+			*full = *rec;
+	}
 	pthread_mutex_lock(&st->lock);
-	st->pub = *rec;
-	st->pub.ticks = st->count.ticks;
-	st->pub.decisions = st->count.decisions;
-	st->pub.writes = st->count.writes;
-	st->pub.write_errors = st->count.write_errors;
-	st->pub.skipped = st->count.skipped;
-	st->pub.failed_ticks = st->count.failed_ticks;
-	st->has_pub = true;
+	struct tick_view *old = v ? st->view : NULL;
+	if (v)
+		st->view = v;
+	st->pub_count = st->count;
+	if (full)
+		st->full = full;
 	pthread_mutex_unlock(&st->lock);
+	tick_view_unref(old);
+}
+
+void tick_target_publish_counters(struct tick_target *st)
+{
+	pthread_mutex_lock(&st->lock);
+	st->pub_count = st->count;
+	pthread_mutex_unlock(&st->lock);
+}
+
+bool tick_target_published(struct tick_target *st)
+{
+	pthread_mutex_lock(&st->lock);
+	bool has = st->view != NULL;
+	pthread_mutex_unlock(&st->lock);
+	return has;
 }
 
 bool tick_state_record(void *state, struct tick_record *out)
 {
 	struct tick_target *st = state;
 	pthread_mutex_lock(&st->lock);
-	bool has = st->has_pub;
-	if (has)
-		*out = st->pub;
+	bool has = st->full != NULL;
+	if (has) {
+		*out = *st->full;
+		out->ticks = st->pub_count.ticks;
+		out->decisions = st->pub_count.decisions;
+		out->writes = st->pub_count.writes;
+		out->write_errors = st->pub_count.write_errors;
+		out->skipped = st->pub_count.skipped;
+		out->failed_ticks = st->pub_count.failed_ticks;
+	}
+	pthread_mutex_unlock(&st->lock);
+	return has;
+}
+
+bool tick_state_snap(void *state, struct tick_snap *out)
+{
+	struct tick_target *st = state;
+	pthread_mutex_lock(&st->lock);
+	bool has = st->view != NULL;
+	if (has) {
+		out->view = tick_view_ref(st->view);
+		out->count = st->pub_count;
+	}
 	pthread_mutex_unlock(&st->lock);
 	return has;
 }

@@ -335,7 +335,7 @@ static const char *fx_load(struct fx *f)
  * limits allow 8), and the write is recorded as done (a live PATCH). */
 static const char *fx_record(struct fx *f)
 {
-	struct tick_env_opts eo = {.mode = TICK_WRITE_LIVE, .quiet = true};
+	struct tick_env_opts eo = {.mode = TICK_WRITE_LIVE, .quiet = true, .keep_records = true};
 	struct ps_diag d;
 	ps_diag_clear(&d);
 	CHECK(tick_env_new(f->cfg, &eo, &f->env, &d) == PS_OK, "tick_env_new: %s", ps_diag_msg(&d));

@@ -339,6 +339,16 @@ static void expect_no(const char *text, const char *prefix)
 	cr_expect_null(strstr(text, want), "unexpected: %s\n--- in:\n%s", prefix, text);
 }
 
+/* The snapshot entries of <n> records (tick_snaps_free them). */
+static struct tick_snap *snaps_of(const struct tick_record *r, size_t n)
+{
+	struct tick_snap *s = ps_calloc(n, sizeof(*s));
+	cr_assert_not_null(s);
+	for (size_t i = 0; i < n; i++)
+		cr_assert_eq(tick_snap_from_record(&r[i], &s[i]), PS_OK);
+	return s;
+}
+
 Test(metrics_ctl, a_snapshot_becomes_the_controller_and_per_target_families)
 {
 	struct metrics_ctl *mc;
@@ -367,10 +377,11 @@ Test(metrics_ctl, a_snapshot_becomes_the_controller_and_per_target_families)
 	st.lateness_counts[1] = 5;
 	st.lateness_counts[10] = 2;
 	st.lateness_counts[RT_LATENESS_NBUCKETS] = 1;
+	struct tick_snap *sn = snaps_of(recs, 2);
 	struct metrics_snapshot s = {.workers = w,
 	                             .n_workers = 2,
 	                             .stats = &st,
-	                             .records = recs,
+	                             .records = sn,
 	                             .n_records = 2,
 	                             .leader = METRICS_LEADER_YES,
 	                             .version = "0.1.0",
@@ -455,6 +466,7 @@ Test(metrics_ctl, a_snapshot_becomes_the_controller_and_per_target_families)
 	expect_no(text, "prescale_target_ticks_total{");
 	cr_expect_not_null(strstr(text, "prescale_build_info{version=\""));
 	ps_free(text);
+	tick_snaps_free(sn, 2);
 	free(recs);
 	metrics_ctl_free(mc);
 }
@@ -462,8 +474,10 @@ Test(metrics_ctl, a_snapshot_becomes_the_controller_and_per_target_families)
 /* The up and down counters of web after a scrape of <r>. */
 static void actions(struct metrics_ctl *mc, const struct tick_record *r, int up, int down)
 {
-	struct metrics_snapshot s = {.records = r, .n_records = 1};
+	struct tick_snap *sn = snaps_of(r, 1);
+	struct metrics_snapshot s = {.records = sn, .n_records = 1};
 	char *text = scrape(mc, &s);
+	tick_snaps_free(sn, 1);
 	char line[256];
 	snprintf(line, sizeof(line),
 	         "prescale_target_scale_actions_total{namespace=\"shop\",kind=\"Deployment\","
@@ -578,8 +592,9 @@ Test(metrics_ctl, every_allocation_failing_in_turn_gives_enomem_and_no_leak)
 	struct rt_worker_info w;
 	worker(&w, "shop/Deployment/web", RT_WORKER_IDLE, 1, 0, 0);
 	struct rt_stats st = {.workers = 1};
+	struct tick_snap *sn = snaps_of(recs, 2);
 	struct metrics_snapshot s = {
-	    .workers = &w, .n_workers = 1, .stats = &st, .records = recs, .n_records = 2};
+	    .workers = &w, .n_workers = 1, .stats = &st, .records = sn, .n_records = 2};
 	uint64_t n;
 	for (n = 1;; n++) {
 		struct metrics_ctl *mc = NULL;
@@ -605,6 +620,7 @@ Test(metrics_ctl, every_allocation_failing_in_turn_gives_enomem_and_no_leak)
 		cr_assert_lt(n, 2000);
 	}
 	cr_expect_gt(n, 20);
+	tick_snaps_free(sn, 2);
 	free(recs);
 }
 
@@ -661,10 +677,11 @@ Test(metrics_ctl, promtool_accepts_an_exposition_with_every_family_populated)
 	worker(&w[0], "shop/Deployment/web", RT_WORKER_IDLE, 3, 1, 1);
 	worker(&w[1], "batch/StatefulSet/queue-reader", RT_WORKER_TICKING, 4, 0, 0);
 	struct rt_stats st = {.workers = 2, .reloads_ok = 1, .query_slots = 16};
+	struct tick_snap *sn = snaps_of(recs, 2);
 	struct metrics_snapshot s = {.workers = w,
 	                             .n_workers = 2,
 	                             .stats = &st,
-	                             .records = recs,
+	                             .records = sn,
 	                             .n_records = 2,
 	                             .leader = METRICS_LEADER_YES};
 	observe(mc, "GET", "http://p/api/v1/query", 200, PS_OK, 1500);
@@ -687,6 +704,7 @@ Test(metrics_ctl, promtool_accepts_an_exposition_with_every_family_populated)
 	cr_expect_eq(rc, 0, "promtool check metrics exited %d:\n%s\n--- on:\n%s", rc, out, text);
 	cr_expect_str_eq(out, "");
 	ps_free(text);
+	tick_snaps_free(sn, 2);
 	free(recs);
 	metrics_ctl_free(mc);
 }

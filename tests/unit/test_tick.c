@@ -1463,7 +1463,8 @@ Test(tick_e2e, ticks_skip_without_a_slot_honour_the_pause_annotation_and_keep_er
 	cr_assert_eq(kcfg_load_kubeconfig(ee.kubeconfig, NULL, &kc, &d), PS_OK, "%s",
 	             ps_diag_msg(&d));
 	struct tick_env *env = NULL;
-	struct tick_env_opts eo = {.kcfg = kc, .mode = TICK_WRITE_LIVE, .quiet = true};
+	struct tick_env_opts eo = {
+	    .kcfg = kc, .mode = TICK_WRITE_LIVE, .quiet = true, .keep_records = true};
 	cr_assert_eq(tick_env_new(cfg, &eo, &env, &d), PS_OK, "%s", ps_diag_msg(&d));
 	const struct cfg_target *web = target(cfg, "shop/Deployment/web");
 	const struct cfg_target *broken = target(cfg, "shop/Deployment/broken");
@@ -1512,11 +1513,34 @@ Test(tick_e2e, ticks_skip_without_a_slot_honour_the_pause_annotation_and_keep_er
 	cr_expect_eq(tick_once(sb, broken, env, true, &d), PS_EMETRIC);
 	cr_expect_str_eq(ps_diag_msg(&d),
 	                 "shop/Deployment/broken: metric ratio: no data: the value is NaN");
-	struct tick_record *all = NULL;
+	struct tick_snap *all = NULL;
 	size_t n = 0;
-	cr_assert_eq(tick_env_records(env, &all, &n), PS_OK);
+	cr_assert_eq(tick_env_snaps(env, &all, &n), PS_OK);
 	cr_expect_eq(n, 2);
-	ps_free(all);
+	/* The views: keys, outcomes and the counters that moved on after the records. */
+	for (size_t i = 0; i < n; i++) {
+		bool is_web = strcmp(all[i].view->key, "shop/Deployment/web") == 0;
+		cr_expect(is_web || strcmp(all[i].view->key, "shop/Deployment/broken") == 0);
+		if (is_web) {
+			cr_expect_eq(all[i].view->outcome, TICK_OUT_DECIDED);
+			cr_expect_eq(all[i].view->desired, 4);
+			cr_expect_eq(all[i].count.skipped, 2);
+			cr_expect_eq(all[i].count.ticks, 4);
+			struct ps_buf jb;
+			ps_buf_init(&jb, 1 << 20);
+			cr_assert_eq(tick_snap_json(&jb, &all[i]), PS_OK);
+			cJSON *j = cJSON_Parse(ps_buf_cstr(&jb));
+			cr_assert_not_null(j, "not JSON: %s", ps_buf_cstr(&jb));
+			const cJSON *c = cJSON_GetObjectItemCaseSensitive(j, "counters");
+			cr_expect_eq(cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(c, "skipped")),
+			             2);
+			cr_expect_str_eq(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "target")),
+			                 "shop/Deployment/web");
+			cJSON_Delete(j);
+			ps_buf_release(&jb);
+		}
+	}
+	tick_snaps_free(all, n);
 
 	tick_job_ops.stop(env, sw);
 	tick_job_ops.stop(env, sb);
