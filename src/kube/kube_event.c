@@ -83,7 +83,8 @@ enum ps_err kube_event_body(struct ps_buf *b, const struct kube_event *ev, const
 	const char *note = ev->note ? ev->note : "";
 	char *cut = ps_strndup(note, utf8_cut(note, KUBE_NOTE_MAX));
 	if (!cut)
-		return PS_ENOMEM;
+		return ps_diag_set(diag, PS_ENOMEM, "Event about %s/%s: %s", r->namespace, r->name,
+		                   ps_strerror(PS_ENOMEM));
 	char when[32];
 	int64_t t_ms = ev->event_time_ms ? ev->event_time_ms : ps_clock_wall_ms(ps_clock_real());
 	kube_format_microtime(t_ms, when, sizeof(when));
@@ -141,8 +142,8 @@ enum ps_err kube_event_create(struct kube_client *c, const struct kube_event *ev
 	err = kube_path_build(&path, EVENT_GROUP, "v1", ev->regarding->namespace, "events", NULL,
 	                      NULL);
 	if (err) {
-		err = ps_diag_set(diag, err, "Event about %s/%s: cannot build the path",
-		                  ev->regarding->namespace, ev->regarding->name);
+		err = ps_diag_set(diag, err, "Event about %s/%s: cannot build the path: %s",
+		                  ev->regarding->namespace, ev->regarding->name, ps_strerror(err));
 		goto out;
 	}
 	err = kube_event_body(&body, ev, name, diag);

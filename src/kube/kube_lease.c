@@ -124,8 +124,8 @@ static enum ps_err lease_call(struct kube_client *c, const char *method, const c
 	if (!err && l)
 		err = kube_lease_body(&body, l, update);
 	if (err) {
-		err = ps_diag_set(diag, err, "Lease %s/%s: cannot build the request", namespace,
-		                  name);
+		err = ps_diag_set(diag, err, "Lease %s/%s: cannot build the request: %s", namespace,
+		                  name, ps_strerror(err));
 		goto out;
 	}
 	/* A GET may be repeated; a create or update is not repeated after a transport failure:

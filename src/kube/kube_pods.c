@@ -378,7 +378,8 @@ enum ps_err kube_pod_list_parse(const char *json, size_t len, struct kube_pod_li
 	l->chunks_ = ch;
 	struct walk fill = {.chunk = ch, .diag = diag};
 	/* Cannot fail: the counting walk already checked every field the filling one reads. */
-	err = walk_items(&fill, items, l->pods + l->n_pods);
+	/* No pods yet and none in this page: <pods> is still NULL (NULL + 0 is undefined). */
+	err = walk_items(&fill, items, l->pods ? l->pods + l->n_pods : NULL);
 	PS_ASSERT(err == PS_OK && fill.n_cont == w.n_cont && fill.n_req == w.n_req &&
 	          fill.n_str == w.n_str);
 	l->n_pods += n;
@@ -417,10 +418,10 @@ enum ps_err kube_pods_list(struct kube_client *c, const char *namespace, const c
 		if (!err && cont[0])
 			err = kube_path_query(&path, "continue", cont);
 		if (err) {
-			err = ps_diag_set(diag, err,
-			                  "pods of %s: cannot build the path (selector "
-			                  "too long?)",
-			                  namespace);
+			const char *why =
+			    err == PS_ETOOBIG ? "selector too long?" : ps_strerror(err);
+			err = ps_diag_set(diag, err, "pods of %s: cannot build the path (%s)",
+			                  namespace, why);
 			break;
 		}
 		struct kube_req req = {.method = "GET",

@@ -98,8 +98,8 @@ enum ps_err kube_scale_get(struct kube_client *c, const struct kube_ref *ref,
 	err = scale_path(&path, ref, false);
 	if (err) {
 		ps_buf_release(&path);
-		return ps_diag_set(diag, err, "scale of %s/%s: cannot build the path",
-		                   ref->namespace, ref->name);
+		return ps_diag_set(diag, err, "scale of %s/%s: cannot build the path: %s",
+		                   ref->namespace, ref->name, ps_strerror(err));
 	}
 	struct kube_req req = {.method = "GET", .path = ps_buf_cstr(&path), .idempotent = true};
 	const char *body;
@@ -136,8 +136,8 @@ enum ps_err kube_scale_patch(struct kube_client *c, const struct kube_ref *ref, 
 	if (err) {
 		ps_buf_release(&path);
 		ps_buf_release(&body);
-		return ps_diag_set(diag, err, "scale of %s/%s: cannot build the request",
-		                   ref->namespace, ref->name);
+		return ps_diag_set(diag, err, "scale of %s/%s: cannot build the request: %s",
+		                   ref->namespace, ref->name, ps_strerror(err));
 	}
 	/* A merge patch of a fixed value: applying it twice is applying it once. */
 	struct kube_req req = {
