@@ -434,8 +434,8 @@ PS_MUST_CHECK enum ps_err tick_counters_json_tail(struct ps_buf *b, const struct
 struct tick_metric {
 	struct tick_values last; /* the last good values */
 	bool has_last;
-	bool fc_on; /* the forecaster is initialised */
-	struct fc_model fc;
+	bool fc_on;         /* the forecaster is initialised */
+	struct fc_model *fc; /* owned; NULL without a forecast section */
 	bool fc_fitted;             /* fitted at least once (from history or online) */
 	bool fc_warm;               /* warmed up from Prometheus history */
 	int64_t fc_warm_retry_ms;   /* a failed warm-up tries again from then */
@@ -475,8 +475,9 @@ struct tick_target {
 	struct eng_scratch scratch;
 	size_t n_metrics;
 	struct tick_metric *m; /* n_metrics of them */
-	size_t n_conds;        /* the status conditions carried from the last decision */
-	struct eng_condition conds[ENG_MAX_CONDITIONS];
+	size_t n_conds; /* the status conditions carried from the last decision */
+	size_t cap_conds;
+	struct eng_condition *conds; /* owned, cap_conds of them */
 	int32_t failures;
 	bool fallback_active;
 	bool has_inactive;

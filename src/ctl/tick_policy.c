@@ -129,7 +129,9 @@ static void forecasters_release(struct tick_target *st)
 {
 	for (size_t i = 0; i < st->n_metrics; i++) {
 		if (st->m[i].fc_on)
-			fc_release(&st->m[i].fc);
+			fc_release(st->m[i].fc);
+		ps_free(st->m[i].fc);
+		st->m[i].fc = NULL;
 		st->m[i].fc_on = false;
 		st->m[i].fc_fitted = st->m[i].fc_warm = false;
 		st->m[i].fc_warm_retry_ms = 0;
@@ -149,7 +151,10 @@ static enum ps_err forecasters_init(struct tick_target *st, const struct cfg_tar
 	for (size_t i = 0; i < t->n_metrics; i++) {
 		struct ps_diag d;
 		ps_diag_clear(&d);
-		enum ps_err e = fc_init(&st->m[i].fc, &c, &d);
+		st->m[i].fc = ps_calloc(1, sizeof(*st->m[i].fc));
+		if (!st->m[i].fc)
+			return PS_ENOMEM;
+		enum ps_err e = fc_init(st->m[i].fc, &c, &d);
 		if (e == PS_ENOMEM)
 			return e;
 		if (e) {
@@ -163,6 +168,23 @@ static enum ps_err forecasters_init(struct tick_target *st, const struct cfg_tar
 }
 
 /* ---- the state ---- */
+
+/* Keeps the <n> conditions of a decision for the next one, in an array sized to them (most
+ * targets carry 3 of the engine's 8 possible, ~570 bytes each). Out of memory for a longer
+ * array, the ones that fit are kept. */
+static void conds_store(struct tick_target *st, const struct eng_condition *c, size_t n)
+{
+	if (n > st->cap_conds) {
+		struct eng_condition *v = ps_reallocarray(st->conds, n, sizeof(*v));
+		if (v) {
+			st->conds = v;
+			st->cap_conds = n;
+		}
+	}
+	st->n_conds = n < st->cap_conds ? n : st->cap_conds;
+	if (st->n_conds)
+		memcpy(st->conds, c, st->n_conds * sizeof(*c));
+}
 
 static void metric_buffers_release(struct tick_metric *m)
 {
@@ -220,6 +242,7 @@ void tick_target_free(struct tick_target *st)
 		metric_buffers_release(&st->m[i]);
 	}
 	ps_free(st->m);
+	ps_free(st->conds);
 	eng_history_release(&st->hist);
 	eng_scratch_release(&st->scratch);
 	tick_clients_release(&st->own);
@@ -304,7 +327,7 @@ enum ps_err tick_target_fit(struct tick_target *st, size_t i, const int64_t *ts_
 {
 	if (i >= st->n_metrics || !st->m[i].fc_on)
 		return PS_OK;
-	enum ps_err e = fc_fit(&st->m[i].fc, ts_ms, values, n, diag);
+	enum ps_err e = fc_fit(st->m[i].fc, ts_ms, values, n, diag);
 	if (e == PS_OK || e == PS_ENODATA) {
 		st->m[i].fc_fitted = e == PS_OK;
 		st->m[i].fc_warm = true;
@@ -395,9 +418,9 @@ static void forecast_metric(struct tick_metric *tm, const struct cfg_target *t, 
 	struct ps_diag d;
 	ps_diag_clear(&d);
 	if (fresh && mr->has_value && isfinite(mr->value)) {
-		if (fc_update(&tm->fc, now_ms, mr->value, NULL) == PS_OK && fc_ready(&tm->fc) &&
-		    (!tm->fc_fitted || fc_refit_due(&tm->fc))) {
-			enum ps_err e = fc_refit(&tm->fc, NULL);
+		if (fc_update(tm->fc, now_ms, mr->value, NULL) == PS_OK && fc_ready(tm->fc) &&
+		    (!tm->fc_fitted || fc_refit_due(tm->fc))) {
+			enum ps_err e = fc_refit(tm->fc, NULL);
 			tm->fc_fitted = e == PS_OK || tm->fc_fitted;
 		}
 	}
@@ -407,11 +430,11 @@ static void forecast_metric(struct tick_metric *tm, const struct cfg_target *t, 
 	}
 	struct fc_forecast f;
 	enum ps_err e = fc_forecast_range(
-	    &tm->fc, t->forecast.metric_lag_ms + t->forecast.pod_startup_ms, horizon_ms(t), &f, &d);
+	    tm->fc, t->forecast.metric_lag_ms + t->forecast.pod_startup_ms, horizon_ms(t), &f, &d);
 	if (e == PS_ENODATA) {
 		snprintf(mr->forecast_note, sizeof(mr->forecast_note),
-		         "warming up (%" PRIu64 " of %zu samples)", tm->fc.n_samples,
-		         tm->fc.warm + tm->fc.h + 1);
+		         "warming up (%" PRIu64 " of %zu samples)", tm->fc->n_samples,
+		         tm->fc->warm + tm->fc->h + 1);
 		return;
 	}
 	if (e) {
@@ -634,8 +657,7 @@ enum ps_err tick_decide(struct tick_target *st, const struct cfg_target *t, stru
 		write = rec->d.write;
 		failed_tick = rec->d.error;
 		snprintf(rec->reason, sizeof(rec->reason), "%s", rec->d.reason);
-		st->n_conds = rec->d.n_conditions;
-		memcpy(st->conds, rec->d.conditions, st->n_conds * sizeof(st->conds[0]));
+		conds_store(st, rec->d.conditions, rec->d.n_conditions);
 	}
 
 	char a[48], b[48], cd[48];
@@ -750,8 +772,7 @@ void tick_target_written(struct tick_target *st, const struct cfg_target *t,
 		st->count.write_errors++;
 		eng_rescale_failed(&rec->d, msg);
 	}
-	st->n_conds = rec->d.n_conditions;
-	memcpy(st->conds, rec->d.conditions, st->n_conds * sizeof(st->conds[0]));
+	conds_store(st, rec->d.conditions, rec->d.n_conditions);
 }
 
 void tick_target_publish(struct tick_target *st, const struct tick_record *rec)
