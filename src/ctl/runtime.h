@@ -136,27 +136,27 @@ struct rt_reload_result {
 	size_t removed;   /* workers stopped and joined (removed or paused targets) */
 	size_t changed;   /* running workers whose target changed: they follow at their next tick */
 	size_t unchanged; /* running workers whose target is equal */
-	size_t failed;    /* added targets whose thread could not be created (logged, counted) */
+	size_t failed;    /* added targets that could not be scheduled (logged, counted) */
 	size_t overdue;   /* removed workers that took longer than opts.stop_timeout_ms to stop */
 };
 
 struct rt_stop_report {
 	size_t workers;               /* workers joined */
 	size_t overdue;               /* workers not finished by the deadline (joined anyway) */
-	int64_t elapsed_ms;           /* from the stop request until every thread was joined */
+	int64_t elapsed_ms;           /* from the stop request until every worker finished */
 	int64_t slowest_ms;           /* the slowest worker's time to finish */
 	char slowest_key[RT_KEY_MAX]; /* its key ("" with no workers) */
 };
 
 struct rt;
 
-/* Starts the runtime on <cfg> (borrowed; the runtime takes its own reference): one worker
- * thread per target that is not paused, each calling <ops> (borrowed, must outlive the
- * runtime) with <arg> (shared by every worker; thread-safety is the job's). <opts> may be NULL
- * (defaults). Call rt_signals_start() before, so the workers inherit the blocked signals. On
- * PS_OK *out is owned: rt_stop() then rt_free(). On failure (PS_EINVAL for bad options,
- * PS_ENOMEM, PS_EIO when a thread cannot be created) no thread is left running, *out is NULL
- * and <diag> (may be NULL) says why. */
+/* Starts the runtime on <cfg> (borrowed; the runtime takes its own reference): opts.executors
+ * executor threads and one worker per target that is not paused, each calling <ops>
+ * (borrowed, must outlive the runtime) with <arg> (shared by every worker; thread-safety is the
+ * job's) on whichever executor runs it. <opts> may be NULL (defaults). Call rt_signals_start()
+ * before, so the executors inherit the blocked signals. On PS_OK *out is owned: rt_stop() then
+ * rt_free(). On failure (PS_EINVAL for bad options, PS_ENOMEM, PS_EIO when a thread cannot be
+ * created) no thread is left running, *out is NULL and <diag> (may be NULL) says why. */
 PS_MUST_CHECK enum ps_err rt_start(struct cfg *cfg, const struct ctl_job_ops *ops, void *arg,
                                    const struct rt_opts *opts, struct rt **out,
                                    struct ps_diag *diag);
@@ -168,9 +168,9 @@ PS_MUST_CHECK enum ps_err rt_start(struct cfg *cfg, const struct ctl_job_ops *op
  * are diffed against the running workers: removed or newly paused targets have their worker
  * stopped and joined (blocks until they finish; see rt_reload_result.overdue); added or
  * unpaused targets get a new worker; a changed target's worker is woken to pick up its new
- * interval and, at its next tick, calls ops->reconfigure (false: ops->stop + ops->start on the
- * same thread); unchanged ones carry on. Counts a reload success. <res> may be NULL. Returns
- * PS_OK (also when some added threads could not be created: res->failed, logged and counted),
+ * interval and, at its next tick, calls ops->reconfigure (false: ops->stop + ops->start);
+ * unchanged ones carry on. Counts a reload success. <res> may be NULL. Returns
+ * PS_OK (also when some added workers could not be scheduled: res->failed, logged and counted),
  * PS_ECONFIG, or PS_ESTATE after rt_stop(). Called by the controlling thread. */
 PS_MUST_CHECK enum ps_err rt_reload(struct rt *rt, struct cfg *next, struct rt_reload_result *res,
                                     struct ps_diag *diag);
@@ -183,9 +183,9 @@ void rt_reload_failed(struct rt *rt, const struct ps_diag *diag);
  * query-slot waits), wakes it, waits up to <timeout_ms> for all of them to finish, logs each
  * one still running then as overdue, and joins them all. It never detaches: a job that ignores
  * its cancel token makes this block until the job returns (killing the process at a deadline is
- * the signal thread's job, see rt_signal_ops.grace_ms). After it returns no worker thread is
- * left and the process's thread count is what it was before rt_start (less any threads the jobs
- * left behind). <rep> (may be NULL) gets the figures. Idempotent: a second call reports zero
+ * the signal thread's job, see rt_signal_ops.grace_ms). Then the executors leave and are
+ * joined: after it returns the process's thread count is what it was before rt_start (less any
+ * threads the jobs left behind). <rep> (may be NULL) gets the figures. Idempotent: a second call reports zero
  * workers. Workers stay in the set as RT_WORKER_STOPPED for rt_workers_snapshot(). */
 void rt_stop(struct rt *rt, int64_t timeout_ms, struct rt_stop_report *rep);
 

@@ -2,7 +2,8 @@
  *
  * DESIGN
  * One struct rt per process. It owns the worker set (an array of struct worker *, sorted by
- * target key), one reference to the running config snapshot (<cfg>), and the query semaphore.
+ * target key), one reference to the running config snapshot (<cfg>), the query semaphore and
+ * the executor pool that runs the workers' steps (worker.c).
  * The controlling thread (the one that called rt_start: `prescale run`'s main loop) is the only
  * one that changes the set: rt_reload and rt_stop run under <op_lock>, which they hold across
  * the joins, so two of them never interleave. Other threads (HTTP endpoints) only read:
@@ -18,7 +19,8 @@
  *             broadcast by every worker as its last act, so rt_stop can wait for all of them
  *             with one deadline.
  *   sem.lock  the query semaphore: slots used and the FIFO of waiters (leaf).
- * A worker thread takes cfg_lock, its own lock, sem.lock and exit_lock, one at a time.
+ * An executor takes cfg_lock, a worker's lock, sem.lock and exit_lock one at a time, and
+ * pool.lock before a worker's lock.
  *
  * Reload: the new snapshot becomes <cfg> first, then the set is diffed against it: a worker
  * whose target is gone or paused is stopped and joined; a missing worker is created; a worker
@@ -27,11 +29,12 @@
  * rather than being handed a spec, so two quick reloads cannot race: a worker always moves
  * from the snapshot its state was built on to the newest one.
  *
- * Stop: every worker is told to stop at once (flag + condvar + its http_cancel fired + the
- * semaphore broadcast), then the supervisor waits on <exit_cond> until all have finished or the
- * deadline passes, logs the overdue ones, and joins everything. Threads are never detached or
- * cancelled; a job that ignores its token delays the join, and the process-level deadline is
- * the signal thread's (rt_signal_ops.grace_ms).
+ * Stop: every worker is told to stop at once (flag + its http_cancel fired + the semaphore
+ * broadcast + moved to the pool's ready queue), then the supervisor waits on <exit_cond> until
+ * all have finished or the deadline passes, logs the overdue ones, and waits for the rest; rt_stop
+ * then joins the executors. Threads are never detached or cancelled; a job that ignores its
+ * token delays the join, and the process-level deadline is the signal thread's
+ * (rt_signal_ops.grace_ms).
  *
  * Logging: the runtime logs what happens to one worker, with its target key (a failed tick or
  * start, a skip, a late tick, a reconfigure, an overdue stop, a thread that cannot be created)
@@ -40,7 +43,7 @@
  * caller to log once, with what it knows (the trigger of a reload).
  *
  * Invariants: every worker in the set has running == true until rt_stop; after rt_stop returns
- * no worker thread exists; <cfg> is never NULL between rt_start and rt_free.
+ * no executor thread exists; <cfg> is never NULL between rt_start and rt_free.
  */
 #include <errno.h>
 #include <pthread.h>
