@@ -654,6 +654,16 @@ static enum ps_err load(struct loader *L, const char *path)
 	/* Keys and engine specs only mean something for a valid configuration. */
 	if (cfg_errors_count(L->errs) == 0 && finalize(L) != PS_OK)
 		return PS_ENOMEM;
+	/* The array grew by doubling; a struct cfg_target is ~7 KiB, so the slack of a large
+	 * configuration (up to half of it) is worth giving back. */
+	struct cfg *c2 = L->c;
+	if (c2->n_targets > 0 && c2->n_targets < c2->cap_targets) {
+		struct cfg_target *t = ps_reallocarray(c2->targets, c2->n_targets, sizeof(*t));
+		if (!t)
+			return PS_ENOMEM;
+		c2->targets = t;
+		c2->cap_targets = c2->n_targets;
+	}
 	return L->w.enomem ? PS_ENOMEM : PS_OK;
 }
 
