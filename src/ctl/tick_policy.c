@@ -91,6 +91,10 @@ size_t tick_seed_count(const struct cfg_target *t)
 
 /* Recommendations and scale events the target keeps: everything inside its windows and
  * policy periods at one per tick, and some room for ticks that come early. */
+/* Scale-event slots per direction a target starts with; they double as events come, up to
+ * history_cap(). */
+#define TICK_EVENTS_INITIAL 4
+
 static size_t history_cap(const struct cfg_target *t)
 {
 	int64_t span = longest_window_ms(t);
@@ -211,7 +215,8 @@ enum ps_err tick_target_new(struct tick_env *env, const struct cfg_target *t,
 	st->interval_ms = t->interval_ms;
 	st->n_metrics = t->n_metrics;
 	st->m = ps_calloc(t->n_metrics, sizeof(*st->m));
-	enum ps_err e = st->m ? eng_history_init(&st->hist, history_cap(t)) : PS_ENOMEM;
+	enum ps_err e =
+	    st->m ? eng_history_init_sized(&st->hist, history_cap(t), TICK_EVENTS_INITIAL) : PS_ENOMEM;
 	if (!e)
 		e = forecasters_init(st, t);
 	if (e) {
@@ -258,7 +263,8 @@ static enum ps_err history_grow(struct eng_history *h, size_t cap)
 	if (cap <= h->cap_recs)
 		return PS_OK;
 	struct eng_history n;
-	enum ps_err e = eng_history_init(&n, cap);
+	size_t events = h->up.cap > h->down.cap ? h->up.cap : h->down.cap;
+	enum ps_err e = eng_history_init_sized(&n, cap, events);
 	if (e)
 		return e;
 	n.recs_set = h->recs_set;
@@ -766,6 +772,10 @@ void tick_target_written(struct tick_target *st, const struct cfg_target *t,
 	if (ok) {
 		rec->wrote = true;
 		st->count.writes++;
+		/* Out of memory, the list stays full: the engine then reuses its oldest slot and
+		 * counts the loss in hist.dropped. */
+		enum ps_err grown = eng_history_reserve_events(&st->hist, history_cap(t));
+		(void)grown;
 		eng_rescaled(&t->spec, &t->params, &st->hist, &rec->d, rec->time_ms);
 	} else {
 		rec->write_failed = true;

@@ -28,6 +28,15 @@ void eng_rules_default_down(struct eng_rules *r);
 
 /* Sizes <h> for <cap> recommendations and <cap> events per direction. Returns PS_ENOMEM. */
 PS_MUST_CHECK enum ps_err eng_history_init(struct eng_history *h, size_t cap);
+/* The same with <cap_events> events per direction, for a caller that grows the event lists
+ * with eng_history_reserve_events before each eng_rescaled (most targets rescale rarely, so a
+ * few slots hold every event inside the longest policy period). */
+PS_MUST_CHECK enum ps_err eng_history_init_sized(struct eng_history *h, size_t cap_recs,
+                                                 size_t cap_events);
+/* Makes room for one more event in each direction whose list is full, doubling it up to <max>
+ * entries (allocates, so call it outside a decision). PS_ENOMEM leaves a list as it was: the
+ * engine then reuses its oldest slot and counts the loss in h->dropped. */
+PS_MUST_CHECK enum ps_err eng_history_reserve_events(struct eng_history *h, size_t max);
 void eng_history_release(struct eng_history *h);
 /* Makes <s> hold at least <n_pods> pods (allocates only when growing). */
 PS_MUST_CHECK enum ps_err eng_scratch_reserve(struct eng_scratch *s, size_t n_pods);

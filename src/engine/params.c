@@ -82,20 +82,49 @@ void eng_behavior_default(struct eng_behavior *b)
 	}
 }
 
-enum ps_err eng_history_init(struct eng_history *h, size_t cap)
+enum ps_err eng_history_init_sized(struct eng_history *h, size_t cap_recs, size_t cap_events)
 {
 	memset(h, 0, sizeof(*h));
-	if (cap == 0)
-		cap = 1;
-	h->recs = ps_calloc(cap, sizeof(*h->recs));
-	h->up.v = ps_calloc(cap, sizeof(*h->up.v));
-	h->down.v = ps_calloc(cap, sizeof(*h->down.v));
+	if (cap_recs == 0)
+		cap_recs = 1;
+	if (cap_events == 0)
+		cap_events = 1;
+	h->recs = ps_calloc(cap_recs, sizeof(*h->recs));
+	h->up.v = ps_calloc(cap_events, sizeof(*h->up.v));
+	h->down.v = ps_calloc(cap_events, sizeof(*h->down.v));
 	if (!h->recs || !h->up.v || !h->down.v) {
 		eng_history_release(h);
 		return PS_ENOMEM;
 	}
-	h->cap_recs = h->up.cap = h->down.cap = cap;
+	h->cap_recs = cap_recs;
+	h->up.cap = h->down.cap = cap_events;
 	return PS_OK;
+}
+
+enum ps_err eng_history_init(struct eng_history *h, size_t cap)
+{
+	return eng_history_init_sized(h, cap, cap);
+}
+
+/* Doubles <l> when full, up to <max> entries. */
+static enum ps_err events_reserve(struct eng_event_list *l, size_t max)
+{
+	if (l->n < l->cap || l->cap >= max)
+		return PS_OK;
+	size_t cap = l->cap * 2 < max ? l->cap * 2 : max;
+	struct eng_event *v = ps_reallocarray(l->v, cap, sizeof(*v));
+	if (!v)
+		return PS_ENOMEM;
+	l->v = v;
+	l->cap = cap;
+	return PS_OK;
+}
+
+enum ps_err eng_history_reserve_events(struct eng_history *h, size_t max)
+{
+	enum ps_err e = events_reserve(&h->up, max);
+	enum ps_err e2 = events_reserve(&h->down, max);
+	return e ? e : e2;
 }
 
 void eng_history_release(struct eng_history *h)

@@ -608,3 +608,38 @@ Test(engine, keeps_reactive_recommendations_so_scale_down_follows_the_reactive_p
 	cr_assert_eq(w.d.desired_replicas, 4);
 	world_release(&w);
 }
+
+Test(engine, scale_event_lists_start_small_and_double_up_to_their_bound_when_full)
+{
+	struct eng_history h;
+	cr_assert_eq(eng_history_init_sized(&h, 10, 2), PS_OK);
+	cr_expect_eq(h.cap_recs, 10);
+	cr_expect_eq(h.up.cap, 2);
+	cr_expect_eq(h.down.cap, 2);
+	/* Not full: nothing grows. */
+	h.up.n = 1;
+	cr_assert_eq(eng_history_reserve_events(&h, 5), PS_OK);
+	cr_expect_eq(h.up.cap, 2);
+	/* Full: 2 -> 4, then 4 -> 5 (the bound), then no further; the kept events stay. */
+	h.up.v[0] = (struct eng_event){.replica_change = 3, .ts_ms = 1000};
+	h.up.v[1] = (struct eng_event){.replica_change = 1, .ts_ms = 2000};
+	h.up.n = 2;
+	cr_assert_eq(eng_history_reserve_events(&h, 5), PS_OK);
+	cr_expect_eq(h.up.cap, 4);
+	cr_expect_eq(h.down.cap, 2); /* the other direction was not full */
+	cr_expect_eq(h.up.v[1].replica_change, 1);
+	cr_expect_eq(h.up.v[1].ts_ms, 2000);
+	h.up.n = 4;
+	cr_assert_eq(eng_history_reserve_events(&h, 5), PS_OK);
+	cr_expect_eq(h.up.cap, 5);
+	h.up.n = 5;
+	cr_assert_eq(eng_history_reserve_events(&h, 5), PS_OK);
+	cr_expect_eq(h.up.cap, 5);
+	/* Out of memory: the list is left as it was. */
+	h.down.n = 2;
+	ps_alloc_fail_at(1);
+	cr_expect_eq(eng_history_reserve_events(&h, 5), PS_ENOMEM);
+	ps_alloc_fail_at(0);
+	cr_expect_eq(h.down.cap, 2);
+	eng_history_release(&h);
+}
