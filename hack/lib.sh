@@ -3,8 +3,10 @@
 # Source it from bash; it defines functions and variables only.
 
 # Debian 12 packages prescale builds and tests with.
+# clang and libclang-rt-14-dev: libFuzzer (hack/fuzz); valgrind: hack/valgrind.
 PS_DEPS=(build-essential cmake ninja-build pkg-config libcjson-dev libyaml-dev libcriterion-dev jq
-	libcurl4-openssl-dev libmicrohttpd-dev prometheus python3 openssl unzip)
+	libcurl4-openssl-dev libmicrohttpd-dev prometheus python3 openssl unzip clang
+	libclang-rt-14-dev valgrind)
 
 # Installs the packages of PS_DEPS that are missing (all of them again when CI=true), as root
 # or through sudo. Does nothing when everything is there.
