@@ -638,7 +638,8 @@ enum ps_err tick_decide(struct tick_target *st, const struct cfg_target *t, stru
 			return ps_diag_set(diag, PS_ENOMEM, "%s: out of memory", t->key);
 		struct eng_condition conds[ENG_MAX_CONDITIONS];
 		size_t n_conds = st->n_conds;
-		memcpy(conds, st->conds, n_conds * sizeof(conds[0]));
+		if (n_conds) /* st->conds is NULL before the first decision */
+			memcpy(conds, st->conds, n_conds * sizeof(conds[0]));
 		if (zero && current == 0)
 			set_conds_scaled_to_zero(conds, &n_conds);
 		struct eng_observation obs = {
