@@ -456,14 +456,13 @@ static void log_decision(const struct tick_target *st, const struct tick_record 
 
 /* ---- warm-up ---- */
 
-/* Fetches metric <i>'s range [now - (n - 1) step, now] at step = interval, newest chunk first,
- * into the aggregates agg[k] at ts[k] (NaN: no data). */
+/* Fetches metric <i>'s range [now - (n - 1) step, now], newest chunk first, into the
+ * aggregates agg[k] at ts[k] (NaN: no data). */
 static enum ps_err warm_fetch(struct tick_target *st, const struct cfg_target *t, size_t i,
-                              const struct budget *b, int64_t now, size_t n, double *agg,
-                              int64_t *ts, bool *no_slot, struct ps_diag *diag)
+                              const struct budget *b, int64_t now, int64_t step, size_t n,
+                              double *agg, int64_t *ts, bool *no_slot, struct ps_diag *diag)
 {
 	const struct cfg_metric *cm = &t->metrics[i];
-	const int64_t step = t->interval_ms;
 	const int64_t start = now - (int64_t)(n - 1) * step;
 	char *promql = NULL;
 	enum ps_err e = expand(t, cm, &promql, diag);
@@ -518,14 +517,19 @@ static enum ps_err warm_up(struct tick_target *st, const struct cfg_target *t,
                            const struct budget *b, const struct tick_obs *o, bool *no_slot,
                            struct ps_diag *diag)
 {
-	const int64_t now = o->now_ms, step = t->interval_ms;
+	const int64_t now = o->now_ms;
 	const bool first = !st->warmed;
 	const bool zero = t->spec.min_replicas == 0;
-	size_t n_cool = first && zero && o->spec_replicas > 0 ? (size_t)(t->cooldown_ms / step) : 0;
-	size_t run = SIZE_MAX; /* the shortest trailing inactive stretch, in slots */
+	const bool cool = first && zero && o->spec_replicas > 0;
+	/* the shortest trailing inactive stretch (ms); -1: some metric is active at the end */
+	int64_t inactive_ms = INT64_MAX;
 	enum ps_err e = PS_OK;
 	for (size_t i = 0; i < t->n_metrics && !e; i++) {
 		bool fc = st->m[i].fc_on && !st->m[i].fc_warm && now >= st->m[i].fc_warm_retry_ms;
+		/* The forecaster's own step (one fetch serves both when the cooldown is needed
+		 * too: its stretch is then known to that step). */
+		const int64_t step = fc ? tick_forecast_step_ms(t) : t->interval_ms;
+		size_t n_cool = cool ? (size_t)(t->cooldown_ms / step) : 0;
 		size_t span = fc ? (size_t)(t->forecast.history_ms / step) : 0;
 		if (n_cool > span)
 			span = n_cool;
@@ -541,7 +545,7 @@ static enum ps_err warm_up(struct tick_target *st, const struct cfg_target *t,
 		}
 		struct ps_diag d;
 		ps_diag_clear(&d);
-		enum ps_err fe = warm_fetch(st, t, i, b, now, n, agg, ts, no_slot, &d);
+		enum ps_err fe = warm_fetch(st, t, i, b, now, step, n, agg, ts, no_slot, &d);
 		if (fe == PS_ENOMEM || fe == PS_ECANCELED || *no_slot) {
 			*diag = d;
 			e = fe;
@@ -550,7 +554,7 @@ static enum ps_err warm_up(struct tick_target *st, const struct cfg_target *t,
 				ps_log(PS_LOG_WARN, "warm-up from Prometheus history failed",
 				       "target", st->key, "metric", t->metrics[i].name, "error",
 				       ps_diag_msg(&d), NULL);
-			run = 0;
+			inactive_ms = -1;
 		} else {
 			if (fc) {
 				ps_diag_clear(&d);
@@ -564,8 +568,9 @@ static enum ps_err warm_up(struct tick_target *st, const struct cfg_target *t,
 				const struct cfg_metric *cm = &t->metrics[i];
 				size_t r = inactive_run(
 				    agg, n, cm->has_activation ? cm->activation_milli : 0);
-				if (r < run)
-					run = r;
+				int64_t ms = r > 0 ? (int64_t)(r - 1) * step : -1;
+				if (ms < inactive_ms)
+					inactive_ms = ms;
 			}
 		}
 		if (fc && !st->m[i].fc_warm)
@@ -576,8 +581,8 @@ static enum ps_err warm_up(struct tick_target *st, const struct cfg_target *t,
 	if (e || !first)
 		return e;
 	tick_target_seed_history(st, t, now, o->spec_replicas);
-	if (n_cool > 0 && run != SIZE_MAX && run > 0)
-		tick_target_set_inactive_since(st, now - (int64_t)(run - 1) * step);
+	if (cool && inactive_ms >= 0 && inactive_ms != INT64_MAX)
+		tick_target_set_inactive_since(st, now - inactive_ms);
 	st->warmed = true;
 	return PS_OK;
 }

@@ -113,11 +113,23 @@ static int64_t horizon_ms(const struct cfg_target *t)
 	return t->forecast.pod_startup_ms + t->interval_ms + t->forecast.metric_lag_ms;
 }
 
+int64_t tick_forecast_step_ms(const struct cfg_target *t)
+{
+	int64_t iv = t->interval_ms > 0 ? t->interval_ms : 1;
+	int64_t season = t->forecast.season_ms;
+	for (int64_t k = (TICK_FORECAST_MIN_STEP_MS + iv - 1) / iv; k > 1; k--) {
+		int64_t step = k * iv;
+		if (season <= 0 || (season % step == 0 && season / step >= TICK_FORECAST_MIN_SLOTS))
+			return step;
+	}
+	return iv;
+}
+
 static void fc_config_of(const struct cfg_target *t, struct fc_config *c)
 {
 	fc_config_default(c);
 	c->kind = cfg_model_kind(t->forecast.model);
-	c->step_ms = t->interval_ms;
+	c->step_ms = tick_forecast_step_ms(t);
 	c->season_ms = t->forecast.season_ms;
 	c->horizon_ms = horizon_ms(t);
 	c->quantile = t->forecast.quantile;

@@ -1548,3 +1548,31 @@ Test(tick_e2e, ticks_skip_without_a_slot_honour_the_pause_annotation_and_keep_er
 	kcfg_free(kc);
 	cfg_unref(cfg);
 }
+
+Test(tick, forecasters_sample_once_a_minute_unless_the_season_is_too_short_for_it)
+{
+	struct cfg_target t;
+	memset(&t, 0, sizeof(t));
+	const int64_t s = 1000, min = 60 * s, day = 1440 * min;
+	static const struct {
+		int64_t interval, season, want;
+	} cases[] = {
+	    {15 * s, day, 60 * s},      /* 4 ticks a slot: a week is 10,080 slots, not 40,320 */
+	    {10 * s, day, 60 * s},      /* 6 */
+	    {25 * s, day, 75 * s},      /* the smallest multiple of 25 s from a minute on */
+	    {45 * s, day, 90 * s},      /* 960 slots a day */
+	    {2 * min, day, 2 * min},    /* already coarser: the interval */
+	    {7 * s, 0, 63 * s},         /* no season: nothing to divide */
+	    {15 * s, 60 * min, 60 * s}, /* an hour: 60 slots of a minute */
+	    {15 * s, 30 * min, 30 * s}, /* 30 min: 60 s and 45 s leave too few slots; 30 s: 60 */
+	    {10 * s, 1 * min, 10 * s},  /* a one-minute toy season keeps the interval */
+	};
+	for (size_t i = 0; i < PS_ARRAY_LEN(cases); i++) {
+		t.interval_ms = cases[i].interval;
+		t.forecast.season_ms = cases[i].season;
+		cr_expect_eq(tick_forecast_step_ms(&t), cases[i].want,
+		             "interval %lld season %lld: step %lld, want %lld",
+		             (long long)cases[i].interval, (long long)cases[i].season,
+		             (long long)tick_forecast_step_ms(&t), (long long)cases[i].want);
+	}
+}
