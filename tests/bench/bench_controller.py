@@ -261,7 +261,11 @@ def name_of(i):
     return "t%05d" % i
 
 
-def write_prescale_config(path, n, prom_url, listen, qps):
+def write_prescale_config(path, n, prom_url, listen, qps, target="average"):
+    """target "average": AverageValue 100 on the series (no pod list); "value": Value 300,
+    for which prescale lists the target's pods every tick (HPA counts the ready pods)."""
+    tgt = ('{type: AverageValue, averageValue: "100"}' if target == "average"
+           else '{type: Value, value: "300"}')
     with open(path, "w") as f:
         f.write("apiVersion: prescale.dev/v1alpha1\nkind: ControllerConfig\n"
                 "prometheus:\n  url: %s\n  timeout: 5s\n"
@@ -276,8 +280,8 @@ def write_prescale_config(path, n, prom_url, listen, qps):
                     "      type: External\n"
                     "      query: 'bench_load{namespace=\"{{.namespace}}\","
                     "deployment=\"{{.target}}\"}'\n"
-                    "      target: {type: AverageValue, averageValue: \"100\"}\n"
-                    % (name_of(i), NAMESPACE, name_of(i)))
+                    "      target: %s\n"
+                    % (name_of(i), NAMESPACE, name_of(i), tgt))
 
 
 def write_kubeconfig(path, server, ca):
@@ -365,7 +369,8 @@ class Run:
     def start_prescale(self):
         self.listen_port = free_port()
         write_prescale_config(self.path("prescale.yaml"), self.n, self.prom_url,
-                              "127.0.0.1:%d" % self.listen_port, self.args.kube_qps)
+                              "127.0.0.1:%d" % self.listen_port, self.args.kube_qps,
+                              self.args.target)
         write_kubeconfig(self.path("kubeconfig"), self.fake_url, self.cert)
         self.ps = spawn([self.args.prescale, "run", "-c", self.path("prescale.yaml"),
                          "--kubeconfig", self.path("kubeconfig"),
@@ -577,6 +582,9 @@ def main():
                     help="mean period of the fake's load sines, seconds (default 600)")
     ap.add_argument("--log-level", default="warn", help="prescale's --log-level (default warn)")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directories")
+    ap.add_argument("--target", choices=("average", "value"), default="average",
+                    help="the metric's target: average (AverageValue, no pod list; default) or "
+                    "value (Value: prescale lists the target's pods every tick)")
     args = ap.parse_args()
     ns = args.n or [100, 1000, 5000, 10000]
     if any(n < 1 for n in ns) or args.seconds < 20:
