@@ -261,7 +261,7 @@ def name_of(i):
     return "t%05d" % i
 
 
-def write_prescale_config(path, n, prom_url, listen, qps, target="average"):
+def write_prescale_config(path, n, prom_url, listen, qps, target="average", forecast=None):
     """target "average": AverageValue 100 on the series (no pod list); "value": Value 300,
     for which prescale lists the target's pods every tick (HPA counts the ready pods)."""
     tgt = ('{type: AverageValue, averageValue: "100"}' if target == "average"
@@ -282,6 +282,8 @@ def write_prescale_config(path, n, prom_url, listen, qps, target="average"):
                     "deployment=\"{{.target}}\"}'\n"
                     "      target: %s\n"
                     % (name_of(i), NAMESPACE, name_of(i), tgt))
+            if forecast:
+                f.write("  forecast: {model: %s}\n" % forecast)
 
 
 def write_kubeconfig(path, server, ca):
@@ -370,7 +372,7 @@ class Run:
         self.listen_port = free_port()
         write_prescale_config(self.path("prescale.yaml"), self.n, self.prom_url,
                               "127.0.0.1:%d" % self.listen_port, self.args.kube_qps,
-                              self.args.target)
+                              self.args.target, self.args.forecast)
         write_kubeconfig(self.path("kubeconfig"), self.fake_url, self.cert)
         self.ps = spawn([self.args.prescale, "run", "-c", self.path("prescale.yaml"),
                          "--kubeconfig", self.path("kubeconfig"),
@@ -582,6 +584,10 @@ def main():
                     help="mean period of the fake's load sines, seconds (default 600)")
     ap.add_argument("--log-level", default="warn", help="prescale's --log-level (default warn)")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directories")
+    ap.add_argument("--forecast", default=None, metavar="MODEL",
+                    help="give every target a forecast section with this model (auto, "
+                    "holt-winters-additive, ...; default: none); the fake has no history, so "
+                    "the warm-up finds little and the models learn online")
     ap.add_argument("--target", choices=("average", "value"), default="average",
                     help="the metric's target: average (AverageValue, no pod list; default) or "
                     "value (Value: prescale lists the target's pods every tick)")
@@ -600,7 +606,9 @@ def main():
             ap.error("%s is not installed (Debian package %s)" % (tool, tool))
     if args.json is None:
         args.json = os.path.join(os.path.dirname(bd), "out", "bench-controller.json")
-    nofile = raise_nofile(2 * max(ns) + 1024)
+    # prescale keeps about 100 descriptors whatever N (pooled connections); Prometheus and the
+    # fake need a few hundred.
+    nofile = raise_nofile(4096)
 
     atexit.register(stop_all)
 
