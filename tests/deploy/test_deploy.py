@@ -46,7 +46,8 @@ DEPLOY = os.path.join(ROOT, "deploy")
 CHART = os.path.join(ROOT, "charts", "prescale")
 
 # PS_DEPS entries that only tests and scripts use; the rest is what a build needs.
-TEST_ONLY_DEPS = {"libcriterion-dev", "jq", "prometheus", "python3", "openssl", "unzip"}
+TEST_ONLY_DEPS = {"libcriterion-dev", "jq", "prometheus", "python3", "openssl", "unzip", "clang",
+                  "libclang-rt-14-dev", "valgrind"}
 
 NONROOT_UID = 65532
 CLUSTER_SCOPED = {"Namespace", "ClusterRole", "ClusterRoleBinding"}

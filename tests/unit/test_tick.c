@@ -1554,7 +1554,9 @@ Test(tick, forecasters_sample_once_a_minute_unless_the_season_is_too_short_for_i
 	struct cfg_target t;
 	memset(&t, 0, sizeof(t));
 	const int64_t s = 1000, min = 60 * s, day = 1440 * min;
-	static const struct {
+	/* Not static: <s>, <min> and <day> are not constant expressions, which gcc accepts in a
+	 * static initializer only when it optimizes (the Debug build of hack/valgrind does not). */
+	const struct {
 		int64_t interval, season, want;
 	} cases[] = {
 	    {15 * s, day, 60 * s},      /* 4 ticks a slot: a week is 10,080 slots, not 40,320 */
