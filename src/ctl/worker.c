@@ -709,15 +709,10 @@ enum ps_err worker_launch(struct worker *w, struct ps_diag *diag)
 	return PS_OK;
 }
 
-void worker_signal_stop(struct worker *w)
+/* A worker waiting for its due time goes to the ready queue, so that an executor takes its
+ * stop or poke at once; one in the queue or running sees the flag when it gets there. */
+static void run_soon(struct worker *w)
 {
-	lock(w);
-	w->stop = true;
-	if (w->info.state != RT_WORKER_STOPPED)
-		w->info.state = RT_WORKER_STOPPING;
-	unlock(w);
-	http_cancel_fire(w->cancel);
-	rt_sem_wake_all(&w->rt->sem);
 	struct rt_pool *p = &w->rt->pool;
 	plock(p);
 	if (w->place == WP_HEAP) {
@@ -727,18 +722,24 @@ void worker_signal_stop(struct worker *w)
 	punlock(p);
 }
 
+void worker_signal_stop(struct worker *w)
+{
+	lock(w);
+	w->stop = true;
+	if (w->info.state != RT_WORKER_STOPPED)
+		w->info.state = RT_WORKER_STOPPING;
+	unlock(w);
+	http_cancel_fire(w->cancel);
+	rt_sem_wake_all(&w->rt->sem);
+	run_soon(w);
+}
+
 void worker_poke(struct worker *w)
 {
 	lock(w);
 	w->poke = true;
 	unlock(w);
-	struct rt_pool *p = &w->rt->pool;
-	plock(p);
-	if (w->place == WP_HEAP) {
-		heap_remove(p, w);
-		ready_push(p, w);
-	}
-	punlock(p);
+	run_soon(w);
 }
 
 void worker_join(struct worker *w)

@@ -627,40 +627,34 @@ Test(alloc_fail, in_cluster_configs_and_token_files_load_or_fail_cleanly)
 
 /* ---- trace readers ---- */
 
-static enum ps_err call_trace_csv(void *arg, struct ps_diag *d)
+/* One trace reader on <path>: a loaded trace has two samples at least, a failed one nothing. */
+static enum ps_err call_trace_with(enum ps_err (*load)(const char *, struct trace *,
+                                                       struct ps_diag *),
+                                   const char *path, struct ps_diag *d)
 {
 	struct trace t;
-	enum ps_err err = trace_load_csv(arg, &t, d);
+	enum ps_err err = load(path, &t, d);
 	if (!err)
 		cr_assert_geq(t.n, 2);
 	else
 		cr_assert_null(t.ts_ms);
 	trace_release(&t);
 	return err;
+}
+
+static enum ps_err call_trace_csv(void *arg, struct ps_diag *d)
+{
+	return call_trace_with(trace_load_csv, arg, d);
 }
 
 static enum ps_err call_trace_auto(void *arg, struct ps_diag *d)
 {
-	struct trace t;
-	enum ps_err err = trace_load(arg, &t, d);
-	if (!err)
-		cr_assert_geq(t.n, 2);
-	else
-		cr_assert_null(t.ts_ms);
-	trace_release(&t);
-	return err;
+	return call_trace_with(trace_load, arg, d);
 }
 
 static enum ps_err call_trace_qr(void *arg, struct ps_diag *d)
 {
-	struct trace t;
-	enum ps_err err = trace_load_query_range(arg, &t, d);
-	if (!err)
-		cr_assert_geq(t.n, 2);
-	else
-		cr_assert_null(t.ts_ms);
-	trace_release(&t);
-	return err;
+	return call_trace_with(trace_load_query_range, arg, d);
 }
 
 Test(alloc_fail, traces_load_or_fail_cleanly)
