@@ -962,29 +962,31 @@ static bool is_leading(void *arg)
 	return leading(arg);
 }
 
-static const char *threads_scenario(void)
+/* The body of threads_scenario, which owns <fs>, <a>, <b> and <c> and frees them whatever this
+ * returns: a failed check must not leave an elector thread running on them. */
+static const char *threads_body(struct fstore *fs, struct elector *a, struct elector *b,
+                                struct elector *c)
 {
 	/* Lease 1 s, renew deadline 600 ms, retry 100 ms. */
 	const int64_t lease = 1000, renew = 600, retry = 100;
-	struct fstore fs;
-	fs_init(&fs, ps_clock_real());
-	struct elector a, b;
-	TRY(elector_new(&a, &fs, "A", "replica-a", NULL, lease, renew, retry));
-	TRY(elector_new(&b, &fs, "B", "replica-b", NULL, lease, renew, retry));
+	TRY(elector_new(a, fs, "A", "replica-a", NULL, lease, renew, retry));
+	TRY(elector_new(b, fs, "B", "replica-b", NULL, lease, renew, retry));
 	struct ps_diag d;
-	CHECK(leader_start(a.le, &d) == PS_OK && leader_start(b.le, &d) == PS_OK, "start");
-	CHECK(leader_start(a.le, &d) == PS_ESTATE, "started twice");
+	CHECK(leader_start(a->le, &d) == PS_OK && leader_start(b->le, &d) == PS_OK, "start");
+	CHECK(leader_start(a->le, &d) == PS_ESTATE, "started twice");
 
 	/* Exactly one leads, for a second of renewals. */
 	int64_t end = mono_ms() + 3000;
-	while (!leading(&a) && !leading(&b))
+	while (!leading(a) && !leading(b)) {
 		CHECK(mono_ms() < end, "nobody leads after 3 s");
+		sleep_ms(2);
+	}
 	end = mono_ms() + 1000;
 	while (mono_ms() < end) {
-		CHECK(leading(&a) != leading(&b), "%s", leading(&a) ? "both lead" : "none leads");
+		CHECK(leading(a) != leading(b), "%s", leading(a) ? "both lead" : "none leads");
 		sleep_ms(5);
 	}
-	struct elector *l = leading(&a) ? &a : &b, *f = l == &a ? &b : &a;
+	struct elector *l = leading(a) ? a : b, *f = l == a ? b : a;
 	CHECK(atomic_load(&f->cb.started) == 0, "the follower started leading");
 
 	/* The leader dies without releasing: the follower takes over one lease duration after
@@ -1003,28 +1005,40 @@ static const char *threads_scenario(void)
 	      "terms overlap");
 
 	/* A new replica follows; the leader stops with a release: taken over at once. */
-	struct elector c;
-	TRY(elector_new(&c, &fs, "C", "replica-c", NULL, lease, renew, retry));
-	CHECK(leader_start(c.le, &d) == PS_OK, "start");
+	TRY(elector_new(c, fs, "C", "replica-c", NULL, lease, renew, retry));
+	CHECK(leader_start(c->le, &d) == PS_OK, "start");
 	sleep_ms(300);
-	CHECK(!leading(&c), "the new replica leads");
+	CHECK(!leading(c), "the new replica leads");
 	int64_t stop = mono_ms();
 	leader_stop(f->le, true);
-	const char *h = fs_holder(&fs);
+	const char *h = fs_holder(fs);
 	CHECK(!strcmp(h, "replica-c") || !h[0], "holder after the release: %s", h);
-	TRY(wait_for(is_leading, &c, lease));
-	took = atomic_load(&c.cb.started_mono) - stop;
+	TRY(wait_for(is_leading, c, lease));
+	took = atomic_load(&c->cb.started_mono) - stop;
 	printf("test_leader: takeover after a release (in-process store): %lld ms\n",
 	       (long long)took);
 	CHECK(took <= retry + 300, "took over %lld ms after the release", (long long)took);
-	CHECK(atomic_load(&f->cb.stopped_mono) <= atomic_load(&c.cb.started_mono), "terms overlap");
-	leader_stop(c.le, true);
-	CHECK(!fs_holder(&fs)[0], "not released: %s", fs_holder(&fs));
+	CHECK(atomic_load(&f->cb.stopped_mono) <= atomic_load(&c->cb.started_mono),
+	      "terms overlap");
+	leader_stop(c->le, true);
+	CHECK(!fs_holder(fs)[0], "not released: %s", fs_holder(fs));
+	return NULL;
+}
+
+static const char *threads_scenario(void)
+{
+	struct fstore fs;
+	fs_init(&fs, ps_clock_real());
+	struct elector a, b, c;
+	memset(&a, 0, sizeof(a));
+	memset(&b, 0, sizeof(b));
+	memset(&c, 0, sizeof(c));
+	const char *p = threads_body(&fs, &a, &b, &c);
 	leader_free(a.le);
 	leader_free(b.le);
 	leader_free(c.le);
 	fs_release(&fs);
-	return NULL;
+	return p;
 }
 
 /* ---- live: the fake API server over TLS ---- */
@@ -1535,8 +1549,10 @@ static const char *live_two_electors_body(struct replica *ra, struct replica *rb
 	TRY(replica_start(ra, "replica-a", TOKEN_A));
 	TRY(replica_start(rb, "replica-b", TOKEN_B));
 	int64_t end = mono_ms() + 10000;
-	while (!replica_leads(ra) && !replica_leads(rb))
+	while (!replica_leads(ra) && !replica_leads(rb)) {
 		CHECK(mono_ms() < end, "nobody leads after 10 s");
+		sleep_ms(2);
+	}
 	struct replica *l = replica_leads(ra) ? ra : rb, *f = l == ra ? rb : ra;
 
 	/* Exactly one acts, for 3 s (six renewals). */
