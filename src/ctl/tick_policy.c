@@ -806,19 +806,18 @@ void tick_target_publish(struct tick_target *st, const struct tick_record *rec)
 	if (tick_view_new(rec, &v) != PS_OK)
 		v = NULL;
 	bool keep = !st->env || tick_env_keeps_records(st->env);
-	struct tick_record *full = NULL;
-	if (keep) {
-		full = st->full ? st->full : ps_malloc(sizeof(*full));
-		if (full)
-			*full = *rec;
-	}
+	/* Only this thread sets <full>, so reading the pointer without the lock is safe; the
+	 * record itself is copied under it (tick_state_record reads it from other threads). */
+	struct tick_record *fresh = keep && !st->full ? ps_malloc(sizeof(*fresh)) : NULL;
 	pthread_mutex_lock(&st->lock);
 	struct tick_view *old = v ? st->view : NULL;
 	if (v)
 		st->view = v;
 	st->pub_count = st->count;
-	if (full)
-		st->full = full;
+	if (fresh)
+		st->full = fresh;
+	if (keep && st->full)
+		*st->full = *rec;
 	pthread_mutex_unlock(&st->lock);
 	tick_view_unref(old);
 }
