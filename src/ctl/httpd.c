@@ -17,10 +17,10 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <malloc.h>
 #include <microhttpd.h>
 #include <netdb.h>
 #include <netinet/in.h>
-#include <malloc.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -31,6 +31,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "ctl_json.h"
 #include "ps_alloc.h"
 #include "ps_buf.h"
 #include "ps_clock.h"
@@ -174,74 +175,13 @@ static enum ps_err open_listener(const char *listen, int *out_fd, uint16_t *out_
 	return PS_OK;
 }
 
-/* ---- JSON bits (no cJSON: its allocator hooks are process-wide, and these are flat) ---- */
-
-struct jw {
-	struct ps_buf *b;
-	enum ps_err e;
-	bool first;
-};
-
-static void raw(struct jw *w, const char *s)
-{
-	if (!w->e)
-		w->e = ps_buf_append_str(w->b, s);
-}
-
-static void jstr(struct jw *w, const char *s)
-{
-	raw(w, "\"");
-	for (const unsigned char *p = (const unsigned char *)s; *p && !w->e; p++) {
-		char esc[8];
-		if (*p == '"' || *p == '\\') {
-			snprintf(esc, sizeof(esc), "\\%c", *p);
-			raw(w, esc);
-		} else if (*p < 0x20) {
-			snprintf(esc, sizeof(esc), "\\u%04x", *p);
-			raw(w, esc);
-		} else {
-			w->e = ps_buf_append(w->b, p, 1);
-		}
-	}
-	raw(w, "\"");
-}
-
-static void jkey(struct jw *w, const char *k)
-{
-	raw(w, w->first ? "" : ",");
-	w->first = false;
-	jstr(w, k);
-	raw(w, ":");
-}
-
-static void jkv_str(struct jw *w, const char *k, const char *v)
-{
-	jkey(w, k);
-	if (v)
-		jstr(w, v);
-	else
-		raw(w, "null");
-}
-
-static void jkv_int(struct jw *w, const char *k, int64_t v)
-{
-	char buf[32];
-	snprintf(buf, sizeof(buf), "%" PRId64, v);
-	jkey(w, k);
-	raw(w, buf);
-}
-
-static void jkv_bool(struct jw *w, const char *k, bool v)
-{
-	jkey(w, k);
-	raw(w, v ? "true" : "false");
-}
+/* ---- JSON bits (ctl_json.h) ---- */
 
 /* An RFC 3339 time, or null for 0 ("never"). */
-static void jkv_time(struct jw *w, const char *k, int64_t wall_ms)
+static void jw_kv_time_or_null(struct jw *w, const char *k, int64_t wall_ms)
 {
 	char buf[PS_RFC3339_MS_LEN + 1];
-	jkv_str(w, k, wall_ms ? ps_clock_format_rfc3339(wall_ms, buf, sizeof(buf)) : NULL);
+	jw_kv_nstr(w, k, wall_ms ? ps_clock_format_rfc3339(wall_ms, buf, sizeof(buf)) : NULL);
 }
 
 /* ---- snapshots ---- */
@@ -373,35 +313,32 @@ static unsigned get_targets(struct httpd *h, struct reply *r)
 static void worker_json(struct jw *w, const struct rt_worker_info *wi, int64_t now_mono,
                         int64_t grace_ms)
 {
-	raw(w, "{");
-	w->first = true;
-	jkv_str(w, "target", wi->key);
-	jkv_str(w, "state", rt_worker_state_name(wi->state));
-	jkv_bool(w, "stuck", rt_worker_is_stuck(wi, now_mono, grace_ms));
-	jkv_bool(w, "hasState", wi->has_state);
-	jkv_int(w, "intervalMs", wi->interval_ms);
-	jkv_time(w, "lastTickStart", wi->last_tick_start_wall_ms);
-	jkv_time(w, "lastTickEnd", wi->last_tick_end_wall_ms);
-	jkv_int(w, "lastTickMs", wi->last_tick_ms);
+	jw_open(w, NULL);
+	jw_kv_nstr(w, "target", wi->key);
+	jw_kv_nstr(w, "state", rt_worker_state_name(wi->state));
+	jw_kv_bool(w, "stuck", rt_worker_is_stuck(wi, now_mono, grace_ms));
+	jw_kv_bool(w, "hasState", wi->has_state);
+	jw_kv_int(w, "intervalMs", wi->interval_ms);
+	jw_kv_time_or_null(w, "lastTickStart", wi->last_tick_start_wall_ms);
+	jw_kv_time_or_null(w, "lastTickEnd", wi->last_tick_end_wall_ms);
+	jw_kv_int(w, "lastTickMs", wi->last_tick_ms);
 	if (wi->state == RT_WORKER_IDLE)
-		jkv_int(w, "nextTickInMs", wi->next_tick_mono_ms - now_mono);
-	jkv_int(w, "heartbeatAgeMs", now_mono - wi->heartbeat_mono_ms);
-	jkv_str(w, "lastResult", ps_err_name(wi->last_result));
-	jkv_str(w, "lastError", wi->last_error[0] ? wi->last_error : NULL);
-	jkv_time(w, "lastErrorTime", wi->last_error_wall_ms);
-	jkey(w, "counters");
-	raw(w, "{");
-	w->first = true;
-	jkv_int(w, "ticks", (int64_t)wi->ticks);
-	jkv_int(w, "errors", (int64_t)wi->errors);
-	jkv_int(w, "consecutiveErrors", (int64_t)wi->consecutive_errors);
-	jkv_int(w, "skipped", (int64_t)wi->skipped);
-	jkv_int(w, "late", (int64_t)wi->late);
-	jkv_int(w, "missed", (int64_t)wi->missed);
-	jkv_int(w, "starts", (int64_t)wi->starts);
-	jkv_int(w, "reconfigures", (int64_t)wi->reconfigures);
-	jkv_int(w, "rebuilds", (int64_t)wi->rebuilds);
-	raw(w, "}}");
+		jw_kv_int(w, "nextTickInMs", wi->next_tick_mono_ms - now_mono);
+	jw_kv_int(w, "heartbeatAgeMs", now_mono - wi->heartbeat_mono_ms);
+	jw_kv_nstr(w, "lastResult", ps_err_name(wi->last_result));
+	jw_kv_nstr(w, "lastError", wi->last_error[0] ? wi->last_error : NULL);
+	jw_kv_time_or_null(w, "lastErrorTime", wi->last_error_wall_ms);
+	jw_open(w, "counters");
+	jw_kv_int(w, "ticks", (int64_t)wi->ticks);
+	jw_kv_int(w, "errors", (int64_t)wi->errors);
+	jw_kv_int(w, "consecutiveErrors", (int64_t)wi->consecutive_errors);
+	jw_kv_int(w, "skipped", (int64_t)wi->skipped);
+	jw_kv_int(w, "late", (int64_t)wi->late);
+	jw_kv_int(w, "missed", (int64_t)wi->missed);
+	jw_kv_int(w, "starts", (int64_t)wi->starts);
+	jw_kv_int(w, "reconfigures", (int64_t)wi->reconfigures);
+	jw_kv_int(w, "rebuilds", (int64_t)wi->rebuilds);
+	jw_raw(w, "}}");
 }
 
 static unsigned get_workers(struct httpd *h, struct reply *r)
@@ -414,12 +351,12 @@ static unsigned get_workers(struct httpd *h, struct reply *r)
 		return internal_error(r, e);
 	int64_t now = ps_clock_mono_ms(ps_clock_real());
 	struct jw w = {&r->b, PS_OK, true};
-	raw(&w, "[");
+	jw_raw(&w, "[");
 	for (size_t i = 0; i < n; i++) {
-		raw(&w, i ? ",\n" : "\n");
+		jw_raw(&w, i ? ",\n" : "\n");
 		worker_json(&w, &wi[i], now, h->grace_ms);
 	}
-	raw(&w, n ? "\n]\n" : "]\n");
+	jw_raw(&w, n ? "\n]\n" : "]\n");
 	ps_free(wi);
 	return w.e ? internal_error(r, w.e) : MHD_HTTP_OK;
 }
@@ -432,8 +369,8 @@ static const struct {
 	unsigned (*get)(struct httpd *h, struct reply *r);
 	bool trim;
 } routes[] = {
-    {"/metrics", get_metrics, true},         {"/healthz", get_healthz, false},
-    {"/readyz", get_readyz, false},          {"/debug/targets", get_targets, true},
+    {"/metrics", get_metrics, true},       {"/healthz", get_healthz, false},
+    {"/readyz", get_readyz, false},        {"/debug/targets", get_targets, true},
     {"/debug/workers", get_workers, true},
 };
 
