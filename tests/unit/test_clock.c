@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "../support/scenario.h"
 #include "ps_clock.h"
 
 /* 2026-11-26T12:00:00Z: 20783 days after 1970-01-01 (56 years with 14 leap days, plus 329
@@ -232,13 +233,6 @@ Test(clock, formatted_timestamps_parse_back_unchanged)
 /* Criterion 2.4's sandbox cannot start under ThreadSanitizer (its shared arena must be mapped in
  * an address range TSan reserves: Snaipe/Criterion#274), so the TSan build runs the threaded
  * scenario from a plain main, which overrides Criterion's. */
-#if defined(__SANITIZE_THREAD__)
-#define PS_TEST_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define PS_TEST_TSAN 1
-#endif
-#endif
 
 #ifdef PS_TEST_TSAN
 int main(void)

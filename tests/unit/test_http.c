@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../support/scenario.h"
 #include "http.h"
 #include "ps_alloc.h"
 
@@ -977,13 +978,6 @@ Test(http, a_request_fails_cleanly_when_memory_runs_out_at_any_allocation,
 /* Criterion 2.4's sandbox cannot start under ThreadSanitizer (Snaipe/Criterion#274, see
  * test_log.c), so the TSan build runs the threaded scenarios from a plain main, which
  * overrides Criterion's. */
-#if defined(__SANITIZE_THREAD__)
-#define PS_TEST_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define PS_TEST_TSAN 1
-#endif
-#endif
 
 #ifdef PS_TEST_TSAN
 int main(void)

@@ -35,6 +35,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "../support/scenario.h"
 #include "cfg.h"
 #include "ctl_job.h"
 #include "http.h"
@@ -1169,21 +1170,11 @@ SCENARIO_TEST(prescale_status_prints_the_table_and_exits_1_without_a_server, sta
 
 /* Criterion 2.4's sandbox cannot start under ThreadSanitizer (see test_runtime.c): the TSan
  * build runs every scenario from this main, which overrides Criterion's. */
-#if defined(__SANITIZE_THREAD__)
-#define PS_TEST_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define PS_TEST_TSAN 1
-#endif
-#endif
 
 #ifdef PS_TEST_TSAN
 int main(void)
 {
-	static const struct {
-		const char *name;
-		const char *(*fn)(void);
-	} all[] = {
+	static const struct scenario all[] = {
 	    {"endpoints", endpoints_scenario},
 	    {"errors", errors_scenario},
 	    {"readyz", readyz_scenario},
@@ -1194,17 +1185,7 @@ int main(void)
 	    {"no_leak", no_leak_scenario},
 	    {"status", status_scenario},
 	};
-	int failed = 0;
-	for (size_t i = 0; i < PS_ARRAY_LEN(all); i++) {
-		const char *p = all[i].fn();
-		if (p) {
-			fprintf(stderr, "test_httpd (tsan): %s: %s\n", all[i].name, p);
-			failed++;
-		} else {
-			printf("test_httpd (tsan): %s passed\n", all[i].name);
-		}
-		fflush(stdout);
-	}
+	int failed = scenario_run_all("test_httpd", all, PS_ARRAY_LEN(all));
 	return failed ? 1 : 0;
 }
 #endif

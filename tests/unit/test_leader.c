@@ -44,6 +44,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../support/scenario.h"
 #include "http.h"
 #include "kube.h"
 #include "leader.h"
@@ -2016,21 +2017,11 @@ SCENARIO_TEST(live_two_prescale_run_processes_one_acts_kill_and_sigterm_hand_ove
 
 /* Criterion 2.4's sandbox cannot start under ThreadSanitizer (see test_runtime.c): the TSan
  * build runs every scenario in sequence from this main, which overrides Criterion's. */
-#if defined(__SANITIZE_THREAD__)
-#define PS_TEST_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define PS_TEST_TSAN 1
-#endif
-#endif
 
 #ifdef PS_TEST_TSAN
 int main(void)
 {
-	static const struct {
-		const char *name;
-		const char *(*fn)(void);
-	} all[] = {
+	static const struct scenario all[] = {
 	    {"identity_and_options", identity_and_options_scenario},
 	    {"acquire_and_renew", acquire_and_renew_scenario},
 	    {"renew_fixture", renew_fixture_scenario},
@@ -2049,17 +2040,7 @@ int main(void)
 	ps_log_set_level(PS_LOG_ERROR);
 	if (http_global_init(NULL) != PS_OK)
 		return 1;
-	int failed = 0;
-	for (size_t i = 0; i < PS_ARRAY_LEN(all); i++) {
-		const char *p = all[i].fn();
-		if (p) {
-			fprintf(stderr, "test_leader (tsan): %s: %s\n", all[i].name, p);
-			failed++;
-		} else {
-			printf("test_leader (tsan): %s passed\n", all[i].name);
-		}
-		fflush(stdout);
-	}
+	int failed = scenario_run_all("test_leader", all, PS_ARRAY_LEN(all));
 	fake_cleanup();
 	http_global_cleanup();
 	return failed ? 1 : 0;

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../support/scenario.h"
 #include "ps_alloc.h"
 #include "ps_log.h"
 
@@ -391,13 +392,6 @@ Test(log, concurrent_threads_never_interleave_lines)
  * an address range TSan reserves for itself ("Could not initialize inheritable arena",
  * Snaipe/Criterion#274). The TSan build therefore runs the threaded scenario from a plain main,
  * which overrides Criterion's; the other tests here are single-threaded. */
-#if defined(__SANITIZE_THREAD__)
-#define PS_TEST_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define PS_TEST_TSAN 1
-#endif
-#endif
 
 #ifdef PS_TEST_TSAN
 int main(void)

@@ -27,6 +27,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "../support/scenario.h"
 #include "cfg.h"
 #include "ctl_job.h"
 #include "engine.h"
@@ -316,8 +317,8 @@ static enum kind kind_of(const struct cfg_target *t)
 	static const struct {
 		const char *prefix;
 		enum kind k;
-	} kinds[] = {{"fail", K_FAIL},         {"block", K_BLOCK},       {"slow", K_SLOW},
-	             {"late", K_LATE},         {"stubborn", K_STUBBORN}, {"badstart", K_BADSTART},
+	} kinds[] = {{"fail", K_FAIL}, {"block", K_BLOCK},       {"slow", K_SLOW},
+	             {"late", K_LATE}, {"stubborn", K_STUBBORN}, {"badstart", K_BADSTART},
 	             {"busy", K_BUSY}};
 	for (size_t i = 0; i < PS_ARRAY_LEN(kinds); i++)
 		if (strncmp(t->ref.name, kinds[i].prefix, strlen(kinds[i].prefix)) == 0)
@@ -1732,21 +1733,11 @@ SCENARIO_TEST(two_executors_run_200_targets_without_overlapping_a_targets_ticks,
  * test_log.c), so the TSan build runs every scenario in sequence from this main, which
  * overrides Criterion's. The signal scenarios go first: TSan's own background thread blocks
  * every signal, and ours are created after rt_signals_start has blocked them. */
-#if defined(__SANITIZE_THREAD__)
-#define PS_TEST_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define PS_TEST_TSAN 1
-#endif
-#endif
 
 #ifdef PS_TEST_TSAN
 int main(void)
 {
-	static const struct {
-		const char *name;
-		const char *(*fn)(void);
-	} all[] = {
+	static const struct scenario all[] = {
 	    {"signals", signals_scenario},
 	    {"sigterm_200", sigterm_200_scenario},
 	    {"jitter", jitter_scenario},
@@ -1765,17 +1756,7 @@ int main(void)
 	    {"stack", stack_scenario},
 	    {"pool", pool_scenario},
 	};
-	int failed = 0;
-	for (size_t i = 0; i < PS_ARRAY_LEN(all); i++) {
-		const char *p = all[i].fn();
-		if (p) {
-			fprintf(stderr, "test_runtime (tsan): %s: %s\n", all[i].name, p);
-			failed++;
-		} else {
-			printf("test_runtime (tsan): %s passed\n", all[i].name);
-		}
-		fflush(stdout);
-	}
+	int failed = scenario_run_all("test_runtime", all, PS_ARRAY_LEN(all));
 	return failed ? 1 : 0;
 }
 #endif
